@@ -1,0 +1,1 @@
+"""Shared foundations of the aurora-logs services: settings, logging, errors, clients, events."""

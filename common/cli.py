@@ -1,0 +1,62 @@
+"""``aurora-logs``: the command line for tools around the pipeline.
+
+Each subcommand lives in the package that owns its concept and is imported only when invoked,
+so ``common`` does not depend on the services and a missing development-only package (the
+simulator is not in the service images) fails with a clear message instead of an ImportError.
+A command module provides ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> (module, one-line help). Order is the order of `aurora-logs --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "settings": (
+        "common.settings_cli",
+        "validate the AURORA_* settings and print them, secrets masked",
+    ),
+}
+
+
+def _load(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".", 1)[0]
+        if exc.name is not None and exc.name.split(".", 1)[0] == top:
+            raise SystemExit(
+                f"aurora-logs: this command needs the '{top}' package, which this installation "
+                "does not include (it ships with a source checkout, not the service images)"
+            ) from None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="aurora-logs", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_module, help_text) in COMMANDS.items():
+        subparsers.add_parser(name, help=help_text, add_help=False)
+    # Parse the command name first, then let only that command's module define its arguments.
+    chosen = next((arg for arg in args_list if not arg.startswith("-")), None)
+    if chosen in COMMANDS:
+        module = _load(COMMANDS[chosen][0])
+        sub = argparse.ArgumentParser(prog=f"aurora-logs {chosen}", description=COMMANDS[chosen][1])
+        module.add_arguments(sub)
+        index = args_list.index(chosen)
+        args = sub.parse_args(args_list[index + 1 :])
+        status: int = module.run(args)
+        return status
+    parser.parse_args(args_list)
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

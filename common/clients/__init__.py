@@ -1,0 +1,1 @@
+"""Factories for the clients of the services' dependencies, configured from settings."""

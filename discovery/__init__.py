@@ -1,0 +1,1 @@
+"""Discovery service: finds Aurora log files, tracks them and publishes log-file events."""

@@ -1,0 +1,1 @@
+"""Processor service: consumes log-file events, downloads, parses and ships log records."""

@@ -1,0 +1,1 @@
+"""Aurora fleet simulator: real-format logs served through an extended moto RDS API."""
