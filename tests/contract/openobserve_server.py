@@ -63,6 +63,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,6 +102,8 @@ DEFAULT_ROOT_EMAIL: Final = "root@example.com"
 DEFAULT_ROOT_PASSWORD: Final = "Complexpass#123"
 DEFAULT_QUERY_LIMIT: Final = 1000
 _TEXT_STATUSES: Final = frozenset({401, 404})
+# How often the serving loop checks for stop(): bounds how long stop() blocks.
+_POLL_INTERVAL_S: Final = 0.02
 
 
 def _zstd_decoder() -> ModuleType | None:
@@ -109,6 +112,16 @@ def _zstd_decoder() -> ModuleType | None:
         return importlib.import_module("compression.zstd")
     except ImportError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    upto_hours: int
+    future_hours: int
+    payload_limit: int
+    passcode: str | None
+    zstd_unsupported: bool
+    column_limit: int
 
 
 class _Reply:
@@ -243,12 +256,15 @@ class OpenObserveContractServer:
         self._lock = threading.RLock()
         self._clock = clock
         self._fixed_now_us: int | None = None
-        self._upto_hours = ingest_allowed_upto_hours
-        self._future_hours = ingest_allowed_in_future_hours
-        self._payload_limit = payload_limit_bytes
-        self._passcode = ingestion_passcode
-        self._zstd_unsupported = zstd_unsupported
-        self._column_limit = column_limit
+        self._defaults = _Limits(
+            upto_hours=ingest_allowed_upto_hours,
+            future_hours=ingest_allowed_in_future_hours,
+            payload_limit=payload_limit_bytes,
+            passcode=ingestion_passcode,
+            zstd_unsupported=zstd_unsupported,
+            column_limit=column_limit,
+        )
+        self._apply_limits(self._defaults)
         self._faults = Faults()
         self._store = Store(max_rows=max_rows)
         self._catalog = Catalog(
@@ -278,7 +294,10 @@ class OpenObserveContractServer:
         self.bind()
         assert self._httpd is not None
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="openobserve-contract", daemon=True
+            target=self._httpd.serve_forever,
+            args=(_POLL_INTERVAL_S,),
+            name="openobserve-contract",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -287,7 +306,7 @@ class OpenObserveContractServer:
         """Bind and serve on the calling thread until :meth:`stop` is called elsewhere."""
         self.bind()
         assert self._httpd is not None
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(_POLL_INTERVAL_S)
 
     def stop(self) -> None:
         """Stop serving and close the socket; blocks until the serving loop has returned."""
@@ -418,9 +437,12 @@ class OpenObserveContractServer:
             self._faults = Faults()
 
     def reset(self) -> None:
-        """Switch faults off and forget all streams, dashboards, alerts and logged requests."""
+        """Return to the state right after construction: faults off, limits and clock as
+        constructed, no streams, dashboards, alerts or logged requests."""
         with self._lock:
             self._faults = Faults()
+            self._apply_limits(self._defaults)
+            self._fixed_now_us = None
             self._store.clear()
             for org in self._initial_orgs:
                 self._store.ensure_org(org)
@@ -477,6 +499,14 @@ class OpenObserveContractServer:
         with self._lock:
             for action in actions:
                 action()
+
+    def _apply_limits(self, limits: _Limits) -> None:
+        self._upto_hours = limits.upto_hours
+        self._future_hours = limits.future_hours
+        self._payload_limit = limits.payload_limit
+        self._passcode = limits.passcode
+        self._zstd_unsupported = limits.zstd_unsupported
+        self._column_limit = limits.column_limit
 
     def _clear_burst(self) -> None:
         self._faults.burst = None
@@ -916,6 +946,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "OpenObserveContract/0.15"
     # An idle keep-alive connection gives up its thread after this long.
     timeout = 60
+    # Headers and body go out in two writes; with Nagle on, the second waits ~40 ms for an ACK.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
