@@ -38,9 +38,14 @@ Test controls (in-process methods, or HTTP under ``/_contract/``, unauthenticate
 
 - ``POST /_contract/faults`` (see ``_oo_faults.parse_fault_update``), ``GET`` shows them,
   ``DELETE`` clears them; ``POST /_contract/reset`` clears faults and, with
-  ``{"data": true}``, every stream, dashboard, alert and the request log;
+  ``{"data": true}``, returns to the constructed state (limits, clock, no streams,
+  dashboards, alerts or logged requests);
 - ``POST /_contract/clock`` ``{"now_us": int}`` fixes the clock, ``{"now_us": null}`` frees it;
 - ``GET /_contract/records?org=&stream=`` every stored row; ``GET /_contract/requests`` the log.
+
+Throughput, measured as a subprocess on the 2-core development machine with 1000-record
+requests from one httpx client: about 60-70k records/s for ``_json``/``_multi`` (55k gzipped),
+40k for ``_bulk``; ingestion holds one lock, so more clients do not add throughput.
 
 Run as a subprocess: ``python -m tests.contract.openobserve_server --port 0 --port-file PATH``
 writes the bound port to PATH once listening and exits 0 on SIGTERM.
