@@ -268,7 +268,11 @@ class Store:
         if self.stream(org, name) is not None:
             raise SettingsError("stream already exists")
         wanted: dict[str, str] = {}
+        if not isinstance(fields, list) or not isinstance(settings, Mapping):
+            raise SettingsError("Json deserialize error: fields must be a list, settings an object")
         for f in fields:
+            if not isinstance(f, Mapping):
+                raise SettingsError("Json deserialize error: a field must be an object")
             ftype = str(f.get("type", ""))
             if ftype not in KNOWN_TYPES:
                 raise SettingsError(f"invalid data type: {ftype}")
@@ -321,7 +325,8 @@ class Store:
                 current[:] = [p for p in current if p["field"] not in gone]
             else:
                 current[:] = [v for v in current if v not in removals]
-        if update.get("defined_schema_fields", {}).get("add"):
+        defined = update.get("defined_schema_fields")
+        if isinstance(defined, Mapping) and defined.get("add"):
             raise SettingsError(
                 "user defined schema is not allowed, you need to set "
                 "ZO_ALLOW_USER_DEFINED_SCHEMAS=true"

@@ -107,6 +107,9 @@ DEFAULT_ROOT_EMAIL: Final = "root@example.com"
 DEFAULT_ROOT_PASSWORD: Final = "Complexpass#123"
 DEFAULT_QUERY_LIMIT: Final = 1000
 _TEXT_STATUSES: Final = frozenset({401, 404})
+# Bodies answered without being used (too large, unauthorised) are read and dropped up to
+# this size so the client sees the answer; beyond it the connection is closed instead.
+_DISCARD_MAX_BYTES: Final = 1024 * MIB
 # How often the serving loop checks for stop(): bounds how long stop() blocks.
 _POLL_INTERVAL_S: Final = 0.02
 
@@ -960,14 +963,26 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _read_body(self, limit: int) -> bytes | None:
+        """The request body, or ``None`` (body discarded) when it is longer than ``limit``."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             return self._read_chunked(limit)
         length = int(self.headers.get("Content-Length") or 0)
         if length > limit:
-            # The body stays unread, so this connection cannot carry another request.
-            self.close_connection = True
+            self._discard(length)
             return None
         return self.rfile.read(length) if length else b""
+
+    def _discard(self, length: int) -> None:
+        # Reading what the client still sends lets it see our answer instead of a reset
+        # connection; past _DISCARD_MAX_BYTES closing the connection is cheaper.
+        if length > _DISCARD_MAX_BYTES:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes | None:
         chunks: list[bytes] = []
@@ -978,12 +993,16 @@ class _Handler(BaseHTTPRequestHandler):
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
-                return b"".join(chunks)
+                return b"".join(chunks) if total <= limit else None
             total += size
-            if total > limit:
+            if total > _DISCARD_MAX_BYTES:
                 self.close_connection = True
                 return None
-            chunks.append(self.rfile.read(size))
+            if total > limit:
+                chunks.clear()
+                self._discard(size)
+            else:
+                chunks.append(self.rfile.read(size))
             self.rfile.readline(16)
 
     def _serve(self) -> None:
@@ -995,12 +1014,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_body(limit)
 
         reply = self.server.contract.handle(self.command, self.path, headers, read_body)
-        if not consumed and (
-            int(self.headers.get("Content-Length") or 0) > 0
-            or self.headers.get("Transfer-Encoding")
-        ):
-            # Answered before reading the body (401, 404, bursts): drop the connection.
-            self.close_connection = True
+        if not consumed:
+            # Answered before reading the body (401, 404, bursts): drain it for keep-alive.
+            self._read_body(0)
         self.send_response(reply.status, HTTPStatus(reply.status).phrase)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))

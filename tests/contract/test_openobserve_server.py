@@ -296,10 +296,12 @@ def test_bad_credentials_answer_401_plain_text(
     server: OpenObserveContractServer, auth: Any
 ) -> None:
     with httpx.Client(base_url=server.url, auth=auth) as anonymous:
-        response = anonymous.post("/api/default/app/_json", json=[{"a": 1}])
-    assert response.status_code == 401
+        response = anonymous.post("/api/default/app/_json", json=[{"a": "x" * 1_000_000}])
+        again = anonymous.post("/api/default/app/_json", json=[{"a": 1}])
+    assert response.status_code == again.status_code == 401
     assert response.text == "Unauthorized Access"
     assert response.headers["content-type"].startswith("text/plain")
+    assert server.records("default", "app") == []
 
 
 def test_ingestion_passcode_works_on_ingestion_paths_only(
@@ -392,17 +394,19 @@ def test_body_over_payload_limit_answers_413_sent_or_decoded(
     server: OpenObserveContractServer, client: httpx.Client
 ) -> None:
     server.set_payload_limit(1024)
-    big = json.dumps([{"m": "x" * 2000}]).encode()
+    big = json.dumps([{"m": "x" * 3_000_000}]).encode()
     response = client.post("/api/default/app/_json", content=big)
     assert response.status_code == 413
     assert response.json() == {"code": 413, "message": "A payload reached size limit."}
-    bomb = gzip.compress(big)
+    # The refused body was drained, so the same keep-alive client goes on working.
+    assert _status(client.post("/api/default/app/_json", json=[{"m": "small"}]))["successful"] == 1
+    bomb = gzip.compress(json.dumps([{"m": "x" * 200_000}]).encode())
     assert len(bomb) < 1024
     response = client.post(
         "/api/default/app/_json", content=bomb, headers={"Content-Encoding": "gzip"}
     )
     assert response.status_code == 413
-    assert server.records("default", "app") == []
+    assert [r["m"] for r in server.records("default", "app")] == ["small"]
 
 
 def test_chunked_request_bodies_are_read(
