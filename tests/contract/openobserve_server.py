@@ -28,11 +28,25 @@ Implemented:
   and ``PUT .../settings``; dashboards (v5 only), alert templates, destinations, v2 alerts
   (``_oo_catalog``); ``GET /healthz``.
 
-Deliberate deviations and simplifications: one root user (no RBAC; 403 only by fault);
-search ``total`` is the number of hits returned, hits omit null fields, ``scan_size`` is an
-estimate; stream ``storage_size`` is estimated from request sizes; no ``GET .../settings``
-endpoint because OpenObserve has none (settings are read from ``.../schema``); see the private
-modules for the rest.
+Deliberate deviations (the reference wins where it and OpenObserve's source disagree):
+
+- keys: non-ASCII characters become ``_`` as the reference says (OpenObserve keeps non-ASCII
+  lowercase letters and digits);
+- types: a value that cannot be cast to its column's type fails the record, as the reference
+  says; OpenObserve v0.15.3 would instead widen any column to ``Utf8`` on a string;
+- dashboards: only ``"version": 5`` in the reference's shape is accepted (OpenObserve also
+  reads versions 1-4 and defaults missing fields); alerts must carry every
+  ``trigger_condition`` field the reference lists;
+- ``_bulk``: a timestamp failure's ``originalRecord`` holds the flattened document
+  (OpenObserve sends ``null`` there); ``update`` actions are accepted as OpenObserve does;
+- one root user, so no RBAC: 403 only by fault; search ``total`` is the number of hits
+  returned, hits omit null fields, ``scan_size`` and stream sizes are estimates; no
+  ``GET .../settings`` endpoint because OpenObserve has none (read ``.../schema``).
+
+Kept from OpenObserve on purpose although surprising: ``_bulk`` lists timestamp failures
+before the written documents (``items`` is not in document order when some fail early); a
+cast error reads ``Failed to cast <field> to type <T> `` with a trailing space, one phrase per
+failing field.
 
 Test controls (in-process methods, or HTTP under ``/_contract/``, unauthenticated):
 
