@@ -2,6 +2,8 @@
 
 ``_bulk`` is used because it answers per document (Elasticsearch shape); ``_json`` only counts
 successes and failures and names the last error, so a partial failure could not be attributed.
+OpenObserve lists documents that failed early (timestamp parsing) before the others, so answers
+are matched to documents by ``_id`` (each action line carries the record id), not by position.
 An answer is trusted only if it accounts for every document sent: anything else is retried.
 Per-document refusals (records older than ``ZO_INGEST_ALLOWED_UPTO``, type casts) become
 :class:`~processor.delivery.Rejection` with a stable reason.
@@ -27,8 +29,6 @@ from processor.sinks import (
 )
 
 __all__ = ["OpenObserveSink", "rejection_reason"]
-
-_ACTION_PREFIX = b'{"index":{"_index":'
 
 
 def rejection_reason(error: Any) -> str:
@@ -72,9 +72,12 @@ class OpenObserveSink:
 
     @staticmethod
     def encode(stream: str, documents: Sequence[Document]) -> bytes:
-        """The gzip-compressed bulk body: an action line before every document."""
-        action = _ACTION_PREFIX + json.dumps(stream).encode() + b"}}\n"
-        body = b"".join(action + document.body + b"\n" for document in documents)
+        """The gzip-compressed bulk body: an action line (stream, id) before each document."""
+        prefix = b'{"index":{"_index":' + json.dumps(stream).encode() + b',"_id":"'
+        body = b"".join(
+            prefix + document.record_id.encode() + b'"}}\n' + document.body + b"\n"
+            for document in documents
+        )
         return gzip.compress(body, compresslevel=1)
 
     async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
@@ -87,7 +90,7 @@ class OpenObserveSink:
             ) from exc
         status = answer.status_code
         if status == 200:
-            return self._outcomes(answer, len(documents))
+            return self._outcomes(answer, documents)
         detail = answer.text[:500]
         if status == 400:
             raise BatchMalformedError(f"OpenObserve refused the batch: {detail}", reason="http_400")
@@ -104,7 +107,8 @@ class OpenObserveSink:
         raise UnavailableError(f"OpenObserve answered {status}: {detail}", reason=f"http_{status}")
 
     @staticmethod
-    def _outcomes(answer: httpx.Response, sent: int) -> list[Outcome]:
+    def _outcomes(answer: httpx.Response, documents: Sequence[Document]) -> list[Outcome]:
+        sent = len(documents)
         try:
             payload = answer.json()
         except ValueError as exc:
@@ -117,18 +121,36 @@ class OpenObserveSink:
             raise UnavailableError(
                 f"OpenObserve accounted for {count} items of {sent} sent", reason="bulk_mismatch"
             )
-        outcomes: list[Outcome] = []
+        by_id: dict[str, list[Outcome]] = {}
         for item in items:
-            result = next(iter(item.values())) if isinstance(item, dict) and item else {}
-            status = result.get("status", 0) if isinstance(result, dict) else 0
-            if status in {200, 201}:
-                outcomes.append(None)
-            elif status == 429 or status >= 500:
-                outcomes.append(RETRY)
-            else:
-                error = result.get("error", {}) if isinstance(result, dict) else {}
-                outcomes.append(Rejection(rejection_reason(error), json.dumps(error)[:1000]))
+            item_id, outcome = _item_result(item)
+            by_id.setdefault(item_id, []).append(outcome)
+        outcomes: list[Outcome] = []
+        for document in documents:
+            matches = by_id.get(document.record_id)
+            if not matches:
+                raise UnavailableError(
+                    f"OpenObserve's answer has no item for document {document.record_id}",
+                    reason="bulk_mismatch",
+                )
+            outcomes.append(matches.pop(0))
         return outcomes
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _item_result(item: Any) -> tuple[str, Outcome]:
+    """(the item's ``_id``, what it says about that document)."""
+    result = next(iter(item.values())) if isinstance(item, dict) and item else {}
+    if not isinstance(result, dict):
+        result = {}
+    item_id = str(result.get("_id") or "")
+    status = result.get("status", 0)
+    status = status if isinstance(status, int) else 0
+    if status in {200, 201}:
+        return item_id, None
+    if status == 429 or status >= 500:
+        return item_id, RETRY
+    error = result.get("error", {})
+    return item_id, Rejection(rejection_reason(error), json.dumps(error)[:1000])
