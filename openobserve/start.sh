@@ -58,9 +58,9 @@ if [ "$ZO_LOCAL_MODE_STORAGE" = "s3" ] || [ "$ZO_LOCAL_MODE" = "false" ]; then
   export ZO_S3_BUCKET_PREFIX="${ZO_S3_BUCKET_PREFIX:-openobserve/}"
   export ZO_S3_REGION_NAME="${ZO_S3_REGION_NAME:-${AWS_REGION:-us-east-1}}"
   export ZO_S3_PROVIDER="${ZO_S3_PROVIDER:-aws}"
-  echo "start.sh: storing data in s3://${ZO_S3_BUCKET_NAME}/${ZO_S3_BUCKET_PREFIX} (${ZO_S3_REGION_NAME})"
+  echo "start.sh: storing data in s3://${ZO_S3_BUCKET_NAME}/${ZO_S3_BUCKET_PREFIX} (${ZO_S3_REGION_NAME})" >&2
 else
-  echo "start.sh: storing data on disk under ${ZO_DATA_DIR}"
+  echo "start.sh: storing data on disk under ${ZO_DATA_DIR}" >&2
 fi
 
 mkdir -p "$ZO_DATA_DIR"
