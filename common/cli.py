@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "common.settings_cli",
         "validate the AURORA_* settings and print them, secrets masked",
     ),
+    "openobserve": (
+        "processor.provisioning.cli",
+        "provision OpenObserve's streams, dashboards and alerts from openobserve/provisioning",
+    ),
 }
 
 
