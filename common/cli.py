@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "common.settings_cli",
         "validate the AURORA_* settings and print them, secrets masked",
     ),
+    "simulate": (
+        "simulator.cli",
+        "run a simulated Aurora fleet whose log files grow and rotate, served by moto",
+    ),
 }
 
 
