@@ -221,13 +221,9 @@ class FileSeries(ABC):
 
     def expire(self, now_us: int) -> None:
         """Delete closed files last written more than the retention period ago."""
-        keep = []
-        for live in self.closed:
-            if live.last_write_us + self.retention_us <= now_us:
-                self._delete(live, now_us, "retention")
-            else:
-                keep.append(live)
-        self.closed = keep
+        # Files are closed in the order they were written, so the oldest come first.
+        while self.closed and self.closed[0].last_write_us + self.retention_us <= now_us:
+            self._delete(self.closed.pop(0), now_us, "retention")
 
     def delete(self, name: str, at_us: int, reason: str = "deleted") -> bool:
         """Delete the closed file called ``name``; False if no closed file has that name."""

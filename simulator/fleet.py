@@ -444,6 +444,9 @@ class Fleet:
                 for cluster_id in list(self.clusters):
                     self.remove_cluster(cluster_id)
             self.truth.flush()
+            self._rds.close()
+            if self._s3 is not None:
+                self._s3.close()
         self.control.close()
 
     def __enter__(self) -> Fleet:

@@ -9,6 +9,7 @@ series at its scheduled moments and applying retention, so a simulated hour beco
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Callable, Sequence
 from itertools import count
 from pathlib import Path
@@ -306,7 +307,8 @@ class InstanceLogs:
         )
 
     def remove(self, reason: str = "instance_removed") -> None:
-        """Delete every file (the instance was deleted)."""
+        """Delete every file and the instance's directory (the instance was deleted)."""
         for stream in self.streams.values():
             for series in stream.series:
                 series.remove_all(self.now_us, reason)
+        shutil.rmtree(self.directory, ignore_errors=True)
