@@ -17,6 +17,7 @@ Example (``make stack-up`` first)::
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -111,12 +112,18 @@ def _fail(message: str) -> None:
 
 
 def _observer(event: str, **fields: object) -> None:
-    if event in ("file_rotated", "file_deleted"):
+    # Rotations and deletions are what a reader must cope with; creations follow from them,
+    # and the files of removed instances go at exit.
+    if event == "file_rotated" or (
+        event == "file_deleted" and fields.get("reason") != "instance_removed"
+    ):
         _log.info(event, **fields)
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(LoggingSettings(), service="simulator")
+    # httpx reports each call to the admin API (one per tick) at INFO: noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not args.moto:
         _fail("give --moto URL (or set AURORA_AWS__ENDPOINT_URL)")
         return 2
