@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 
@@ -58,8 +59,6 @@ def _body(environ: dict[str, Any]) -> Any:
 
 
 def _query(environ: dict[str, Any]) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
     return dict(parse_qsl(environ.get("QUERY_STRING", "")))
 
 

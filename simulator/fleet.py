@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from simulator.client import SimulatorControl
+from simulator.client import ApiControl, FaultControl, RequestLogControl, SimulatorControl
 from simulator.clock import Clock, SimClock
 from simulator.faults import DeleteBeforeRead, HugeLine
 from simulator.files import FileSeries, Observer
@@ -118,22 +118,24 @@ class Fleet:
         self._staged: dict[tuple[str, str], tuple[int, int]] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: Wall seconds the last step took (writing, faults, truth): the real-time loop's lag.
+        self.last_step_s = 0.0
 
     # The admin API, for tests: fleet.faults.add(...), fleet.requests.records(...), ...
 
     @property
-    def faults(self) -> Any:
-        """:class:`~simulator.client.FaultControl` of the moto server."""
+    def faults(self) -> FaultControl:
+        """Install, list and remove faults in the moto server (:mod:`simulator.faults`)."""
         return self.control.faults
 
     @property
-    def requests(self) -> Any:
-        """:class:`~simulator.client.RequestLogControl` of the moto server."""
+    def requests(self) -> RequestLogControl:
+        """The moto server's request log (:mod:`simulator.requestlog`)."""
         return self.control.requests
 
     @property
-    def api(self) -> Any:
-        """:class:`~simulator.client.ApiControl` of the moto server."""
+    def api(self) -> ApiControl:
+        """How the moto server's simulated API behaves (:class:`~simulator.settings.ApiConfig`)."""
         return self.control.api
 
     def _client(self, service: str) -> Any:
@@ -354,6 +356,13 @@ class Fleet:
             self._thread = None
 
     def _step(self, now_us: int) -> None:
+        started = time.perf_counter()
+        try:
+            self._write_until(now_us)
+        finally:
+            self.last_step_s = time.perf_counter() - started
+
+    def _write_until(self, now_us: int) -> None:
         instructions = self.control.writer_instructions()
         fired: dict[str, int] = {}
         for instance_id, name, _fault_id in instructions.rotations:

@@ -125,7 +125,7 @@ def install() -> None:
         contains = params.get("FilenameContains")
         since_ms = params.get("FileLastWritten")
         larger_than = params.get("FileSize")
-        notes: _Notes = response._simulator_notes
+        notes: _Notes = getattr(response, "_simulator_notes", None) or _Notes()
         rows = []
         for info in server.list_files(instance):
             size, mtime_ns = info.size, info.mtime_ns
@@ -164,7 +164,7 @@ def install() -> None:
         name = params["LogFileName"]
         marker = params.get("Marker")
         lines = params.get("NumberOfLines")
-        notes: _Notes = response._simulator_notes
+        notes: _Notes = getattr(response, "_simulator_notes", None) or _Notes()
         require_instance(response, instance)
         path = server.path_for(instance, name)
         if path is None or not path.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simulator.fleet import Fleet
-from simulator.profiles import AURORA_MYSQL_2, AURORA_MYSQL_3, AURORA_POSTGRESQL
+from simulator.profiles import (
+    AURORA_MYSQL_2,
+    AURORA_MYSQL_3,
+    AURORA_POSTGRESQL,
+    LogOptions,
+    LogProfile,
+    Rate,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -126,3 +134,28 @@ def test_closing_the_fleet_removes_its_clusters(
     with pytest.raises(ClientError):
         rds.describe_db_clusters(DBClusterIdentifier=name)
     assert not directory.exists()
+
+
+def test_a_background_loop_writes_as_real_time_passes(
+    fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    profile = LogProfile({"general": Rate(entries_per_s=200)}, LogOptions())
+    cluster = fleet.add_cluster(ident("live"), AURORA_MYSQL_3, instances=1, profile=profile)
+    assert cluster.writer is not None
+    path = fleet.path(cluster.writer, "general/mysql-general.log")
+    size = path.stat().st_size
+    began = fleet.clock.now_us()
+    fleet.start(tick_s=0.05)
+    try:
+        # Real time drives this loop: poll with a deadline.
+        deadline = time.monotonic() + 10
+        while path.stat().st_size == size and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        fleet.stop()
+    assert path.stat().st_size > size
+    # The simulated clock moved by the wall time that passed, and the truth kept up.
+    assert fleet.clock.now_us() > began
+    assert fleet.truth.bytes_written(instance=cluster.writer) == sum(
+        p.stat().st_size for p in fleet.instance(cluster.writer).directory.rglob("*.log*")
+    )

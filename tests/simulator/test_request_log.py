@@ -24,7 +24,11 @@ def test_calls_are_attributed_to_their_replica_with_their_outcome(
     instance = cluster.writer
     assert instance is not None
     fleet.advance(10 * 60)
-    # The fleet's own calls (creating the cluster) are not in the log.
+    # The fleet's own calls (creating the cluster, or any made with its client) are not in
+    # the log, and no fault touches them.
+    fleet.faults.add(Throttle())
+    assert fleet.rds.describe_db_log_files(DBInstanceIdentifier=instance)["DescribeDBLogFiles"]
+    fleet.faults.clear()
     assert fleet.requests.records() == []
     discovery = make_rds(moto_url, "AKIADISCOVERY0000001")
     processor = make_rds(moto_url, "AKIAPROCESSOR0000001")
