@@ -7,6 +7,9 @@ Each fault is a small frozen model with a scope and a trigger:
   ``DownloadDBLogFilePortion``; None = every action);
 - trigger: ``probability`` (per matching request or write) and ``count`` (fire at most this
   often; None = without limit). A fault that has fired ``count`` times stays listed, inert.
+  :class:`Budget`, :class:`Stale` and :class:`DeleteBeforeRead` act whenever in scope
+  (``probability`` does not apply); a Stale fault's ``count`` counts the file answers it froze,
+  and a writer fault's ``count`` is checked between two writer steps.
 
 API faults act in the moto process on the requests they match:
 

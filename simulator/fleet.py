@@ -27,6 +27,7 @@ test thread may both use the fleet. Methods block on HTTP calls to moto (millise
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -120,6 +121,7 @@ class Fleet:
         self._stop = threading.Event()
         #: Wall seconds the last step took (writing, faults, truth): the real-time loop's lag.
         self.last_step_s = 0.0
+        self._chance = random.Random(f"faults:{seed}")
 
     # The admin API, for tests: fleet.faults.add(...), fleet.requests.records(...), ...
 
@@ -380,6 +382,8 @@ class Fleet:
                         if remaining <= 0 or not _in_scope(fault, instance.id, series.names()):
                             continue
                         if isinstance(fault, HugeLine) and series is stream.series[0]:
+                            if self._chance.random() >= fault.probability:
+                                continue
                             stream.pending_huge.append(fault.line_bytes)
                             fired[status.id] = fired.get(status.id, 0) + 1
                             remaining -= 1

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from simulator.client import SimulatorControl
+from simulator.client import SimulatorControl, SimulatorUnavailableError
 from simulator.clock import SimClock
 from simulator.fleet import Fleet
 
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def simulator_control(moto_url: str) -> Iterator[SimulatorControl]:
     control = SimulatorControl(moto_url)
+    try:
+        control.info()
+    except SimulatorUnavailableError as exc:
+        # AURORA_TEST_AWS named a moto started without the extension.
+        pytest.fail(str(exc))
     yield control
     control.close()
 
