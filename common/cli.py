@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "processor.provisioning.cli",
         "provision OpenObserve's streams, dashboards and alerts from openobserve/provisioning",
     ),
+    "simulate": (
+        "simulator.cli",
+        "run a simulated Aurora fleet whose log files grow and rotate, served by moto",
+    ),
 }
 
 
