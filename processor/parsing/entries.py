@@ -1,0 +1,257 @@
+"""The machinery every grammar shares: bytes in, entries framed, records finished.
+
+A log file is a sequence of *entries*; each grammar says where entries begin (its boundary
+lines) and how one entry's text becomes a record. :class:`EntryParser` does the rest, the same
+way for every grammar:
+
+* framing: bytes are buffered until a line is complete; boundaries are looked for only in
+  complete lines, once each; the text between two boundaries is one entry. The last entry is
+  held back (the next line may continue it) unless the grammar's boundary scan says it is
+  complete (one JSON object per line, a CSV row whose quotes are balanced).
+* offsets: every record carries the absolute byte ``offset`` and ``length`` of its entry, and
+  :meth:`EntryParser.checkpoint` says where the held-back bytes begin.
+* the first bytes of a parser's input up to its first boundary (a file read from its middle)
+  are not dropped: they become one ``parse_error`` record, unless they are blank.
+* an entry reaching ``max_entry_bytes`` is cut there once its lines are all known: the first
+  part becomes a record with ``truncated: true`` and parsing goes on after the cut, so the
+  buffer stays bounded by that size plus one page (and the longest line).
+* records are finished uniformly: ``message`` capped, the RDS truncation marker flagged, bytes
+  that are not UTF-8 written as ``\\xNN`` (see :func:`clean_text`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+from processor.parsing.options import ParsingSettings
+from processor.parsing.records import CheckpointState, Parser, ParserCheckpoint, Record
+from processor.parsing.timestamps import Timestamps
+
+__all__ = ["RDS_TRUNCATION_MARKER", "EntryParser", "cap_utf8", "clean_text", "decode"]
+
+RDS_TRUNCATION_MARKER = "[Your log message was truncated]"
+_SURROGATES = re.compile("[\udc80-\udcff]+")
+# Checkpoint state keys owned by this module; grammars use names without the underscore.
+_STATE_LAST_TS = "_last_ts_us"
+_STATE_SCANNED = "_scanned"
+_STATE_FALLBACK = "_fallback_ts_us"
+
+
+def decode(data: bytes) -> tuple[str, bool]:
+    """``data`` as text, and whether it held bytes that are not UTF-8.
+
+    Bytes that are not UTF-8 decode as lone surrogates (``surrogateescape``), so grammars can
+    parse around them; :func:`clean_text` turns them into ``\\xNN`` before anything ships.
+    """
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape"), True
+
+
+def clean_text(text: str) -> str:
+    """Replace each undecodable byte (a ``surrogateescape`` surrogate) by its ``\\xNN`` form.
+
+    Deterministic and lossless for the reader: ``caf\\xe9`` shows the byte the server wrote.
+    """
+    return _SURROGATES.sub(
+        lambda m: "".join(f"\\x{ord(ch) - 0xDC00:02x}" for ch in m.group(0)), text
+    )
+
+
+def cap_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes (never inside a character)."""
+    if len(text) * 4 <= max_bytes:
+        return text, False
+    encoded = text.encode("utf-8", "surrogateescape")
+    if len(encoded) <= max_bytes:
+        return text, False
+    return encoded[:max_bytes].decode("utf-8", "ignore"), True
+
+
+class EntryParser(Parser):
+    """Base of every grammar: framing, offsets, checkpoints and record finishing.
+
+    A grammar implements :meth:`_boundaries` (where entries start) and :meth:`_parse_entry`
+    (one entry's text to records), and keeps any carried context in :meth:`_save_state` /
+    :meth:`_load_state`.
+    """
+
+    record_type: ClassVar[str]
+    # Fields cut to max_statement_bytes, besides `message`.
+    long_fields: ClassVar[tuple[str, ...]] = ("statement",)
+
+    def __init__(
+        self,
+        settings: ParsingSettings,
+        *,
+        checkpoint: ParserCheckpoint | None = None,
+        fallback_timestamp_us: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._times = Timestamps(settings.local_timezone)
+        self._buf = bytearray()
+        state: CheckpointState = dict(checkpoint.state) if checkpoint is not None else {}
+        self._base = checkpoint.offset if checkpoint is not None else 0
+        scanned = state.get(_STATE_SCANNED)
+        self._scanned = scanned if isinstance(scanned, int) and scanned > 0 else 0
+        last_ts = state.get(_STATE_LAST_TS)
+        self._last_ts_us: int | None = last_ts if isinstance(last_ts, int) else None
+        saved_fallback = state.get(_STATE_FALLBACK)
+        if fallback_timestamp_us is not None:
+            self._fallback_us = fallback_timestamp_us
+        elif isinstance(saved_fallback, int):
+            self._fallback_us = saved_fallback
+        else:
+            self._fallback_us = time.time_ns() // 1000
+        self._load_state(state)
+
+    # -- grammar hooks --------------------------------------------------------------------
+
+    @abstractmethod
+    def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
+        """Entry starts among the complete lines in ``buf[pos:end]``, ascending.
+
+        ``pos`` is a line start; ``buf[0]`` is where the held-back entry begins. ``end`` may be
+        returned to say the entry before it is complete (line-terminated grammars). Must
+        depend only on the bytes, never on how they were split into feeds.
+        """
+
+    @abstractmethod
+    def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
+        """Records of one entry (its text ends with its newline, if any).
+
+        Called in file order. ``dirty`` says the text holds undecodable bytes (surrogates).
+        Builds records with :meth:`_new_record`; may return none for text that is not an
+        entry (blank lines, a server's header lines) and more than one if the text holds an
+        unparseable remainder. Must not raise.
+        """
+
+    def _load_state(self, state: CheckpointState) -> None:
+        """Restore the grammar's carried context from a checkpoint's state."""
+
+    def _save_state(self) -> CheckpointState:
+        """The grammar's carried context, as of the held-back entry's start."""
+        return {}
+
+    # -- the Parser contract ----------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[Record]:
+        if not data:
+            return []
+        buf = self._buf
+        buf += data
+        end = buf.rfind(b"\n", self._scanned) + 1
+        if end == 0:
+            return []
+        return self._consume(end, final=False)
+
+    def flush(self) -> list[Record]:
+        if not self._buf:
+            return []
+        return self._consume(len(self._buf), final=True)
+
+    def checkpoint(self) -> ParserCheckpoint:
+        state = self._save_state()
+        if self._last_ts_us is not None:
+            state[_STATE_LAST_TS] = self._last_ts_us
+        if self._scanned:
+            state[_STATE_SCANNED] = self._scanned
+        state[_STATE_FALLBACK] = self._fallback_us
+        return ParserCheckpoint(offset=self._base, state=state)
+
+    # -- framing --------------------------------------------------------------------------
+
+    def _consume(self, end: int, *, final: bool) -> list[Record]:
+        buf = self._buf
+        records: list[Record] = []
+        starts = self._boundaries(buf, self._scanned, end) if self._scanned < end else []
+        self._scanned = end
+        seg = 0
+        for start in starts:
+            if start > seg:
+                records.extend(self._segment(seg, start))
+                seg = start
+        if final:
+            if end > seg:
+                records.extend(self._segment(seg, end))
+            seg = end
+        else:
+            limit = self._settings.max_entry_bytes
+            while self._scanned - seg > limit:
+                # Every line of the first `limit` bytes is known not to start an entry.
+                records.extend(self._segment(seg, seg + limit, cut=True))
+                seg += limit
+        if seg:
+            del buf[:seg]
+            self._base += seg
+            self._scanned -= seg
+        return records
+
+    def _segment(self, start: int, stop: int, *, cut: bool = False) -> list[Record]:
+        raw = bytes(self._buf[start:stop])
+        text, dirty = decode(raw)
+        try:
+            records = self._parse_entry(text, self._base + start, stop - start, dirty)
+        except Exception:  # a grammar bug must not lose the entry nor stop the file
+            records = [self._error_record(text, self._base + start, stop - start)]
+        if cut and records:
+            records[0]["truncated"] = True
+        return [self._finish(record, dirty) for record in records]
+
+    # -- record helpers for grammars ----------------------------------------------------------
+
+    def _new_record(self, ts_us: int | None, offset: int, length: int, message: str) -> Record:
+        """A record with the keys every record has; ``ts_us`` None means "not in the entry"."""
+        if ts_us is None:
+            ts_us = self._last_ts_us if self._last_ts_us is not None else self._fallback_us
+        else:
+            self._last_ts_us = ts_us
+        return {
+            "_timestamp": ts_us,
+            "log_type": self.record_type,
+            "offset": offset,
+            "length": length,
+            "message": message,
+        }
+
+    def _error_record(self, text: str, offset: int, length: int) -> Record:
+        """The record of text that fits no grammar: raw text, best-effort time."""
+        record = self._new_record(None, offset, length, text.rstrip("\r\n"))
+        record["parse_error"] = True
+        return record
+
+    def _finish(self, record: Record, dirty: bool) -> Record:
+        settings = self._settings
+        truncated = False
+        message: str = record["message"]
+        if RDS_TRUNCATION_MARKER in message:
+            record["rds_truncated"] = True
+        message, cut = cap_utf8(message, settings.max_message_bytes)
+        if cut:
+            record["message"] = message
+            truncated = True
+        for key in self.long_fields:
+            value = record.get(key)
+            if value is not None:
+                value, cut = cap_utf8(value, settings.max_statement_bytes)
+                if cut:
+                    record[key] = value
+                    truncated = True
+        if truncated:
+            record["truncated"] = True
+        if dirty:
+            for key, value in record.items():
+                if isinstance(value, str):
+                    record[key] = clean_text(value)
+            record["invalid_utf8"] = True
+        return record
+
+
+def set_if(record: Record, key: str, value: Any) -> None:
+    """Set ``key`` unless ``value`` is None or empty: absent keys beat nulls in OpenObserve."""
+    if value is not None and value != "":
+        record[key] = value

@@ -1,0 +1,149 @@
+"""PostgreSQL stderr log (Aurora/RDS prefix ``%t:%r:%u@%d:[%p]:`` or any ``log_line_prefix``).
+
+An entry is one message: its prefixed primary line, the lines PostgreSQL continued (it writes a
+TAB after every embedded newline; any line without a prefix is taken as a continuation, since
+copies of logs often turn TABs into spaces) and the prefixed secondary lines (DETAIL, HINT,
+QUERY, CONTEXT, LOCATION, STATEMENT) that follow it from the same process. A secondary line
+from another process starts an entry of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.fingerprint import redact_pg
+from processor.parsing.log_line_prefix import compile_prefix
+from processor.parsing.options import ParsingSettings
+from processor.parsing.postgresql_messages import SECONDARY_SEVERITIES, interpret
+from processor.parsing.records import ParserCheckpoint, Record
+
+__all__ = ["PG_LONG_FIELDS", "PostgreSqlParser", "client_fields"]
+
+PG_LONG_FIELDS = (
+    "statement", "text", "detail", "hint", "context", "internal_query", "parameters", "plan"
+)  # fmt: skip
+_SECONDARY_BYTES = frozenset(s.encode() for s in SECONDARY_SEVERITIES)
+_CLIENT = re.compile(r"(?P<host>.*?)(?:\((?P<port>\d+)\))?$", re.S)
+_CLIENT_COLON = re.compile(r"(?P<host>.*?)(?::(?P<port>\d+))?$", re.S)
+
+
+def client_fields(record: Record, client: str | None, *, colon_port: bool = False) -> None:
+    """``client`` as written plus its ``host`` and ``port``.
+
+    stderr's ``%r`` writes ``host(port)`` (``[local]`` for a Unix socket), csvlog writes
+    ``host:port``: ``colon_port`` selects the latter.
+    """
+    if not client:
+        return
+    record["client"] = client
+    match = (_CLIENT_COLON if colon_port else _CLIENT).match(client)
+    if match is None:
+        return
+    set_if(record, "host", match["host"])
+    if match["port"] is not None:
+        record["port"] = int(match["port"])
+
+
+class PostgreSqlParser(EntryParser):
+    """Incremental parser of PostgreSQL stderr logs; see the module docstring."""
+
+    record_type: ClassVar[str] = "postgresql"
+    long_fields: ClassVar[tuple[str, ...]] = PG_LONG_FIELDS
+
+    def __init__(
+        self,
+        settings: ParsingSettings,
+        *,
+        checkpoint: ParserCheckpoint | None = None,
+        fallback_timestamp_us: int | None = None,
+    ) -> None:
+        super().__init__(
+            settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
+        )
+        self._pattern = compile_prefix(settings.postgresql_log_line_prefix)
+
+    def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
+        starts: list[int] = []
+        current_pid: bytes | None = None
+        for match in self._pattern.boundary.finditer(buf, pos, end):
+            groups = match.groupdict()
+            severity = groups.get("severity") or groups.get("severity_d")
+            pid = groups.get("pid") or groups.get("pid_d")
+            at = match.start()
+            if severity in _SECONDARY_BYTES and at > 0:
+                if current_pid is None:
+                    # The message it belongs to began before this scan: read its pid.
+                    first = self._pattern.boundary.match(buf, starts[-1] if starts else 0)
+                    if first is not None:
+                        first_groups = first.groupdict()
+                        current_pid = first_groups.get("pid") or first_groups.get("pid_d")
+                if pid is None or current_pid is None or pid == current_pid:
+                    continue
+            starts.append(at)
+            current_pid = pid
+        return starts
+
+    def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
+        entry = text.rstrip("\r\n")
+        if "\r" in entry:
+            entry = entry.replace("\r\n", "\n")
+        if not entry.strip():
+            return []
+        line_re = self._pattern.line
+        lines = entry.split("\n")
+        first = line_re.match(lines[0])
+        if first is None:
+            return [self._error_record(text, offset, length)]
+        groups = {k.removesuffix("_d"): v for k, v in first.groupdict().items() if v is not None}
+        severity = groups["severity"]
+        parts: list[tuple[str, list[str]]] = [(severity, [groups["body"]])]
+        redacting = self._settings.redact_literals
+        shown: list[str] = [_redact_line(first, lines[0]) if redacting else lines[0]]
+        for line in lines[1:]:
+            secondary = line_re.match(line) if not line.startswith("\t") else None
+            if secondary is not None:
+                sec = {k.removesuffix("_d"): v for k, v in secondary.groupdict().items() if v}
+                parts.append((sec.get("severity", "DETAIL"), [sec.get("body", "")]))
+                if redacting:
+                    shown.append(_redact_line(secondary, line))
+            else:
+                parts[-1][1].append(line[1:] if line.startswith("\t") else line)
+                if redacting:
+                    shown.append(redact_pg(line))
+        message = "\n".join(shown) if redacting else entry
+        ts = groups.get("ts")
+        ts_us = self._times.iso(ts) if ts is not None else None
+        if ts_us is None and "epoch" in groups:
+            ts_us = self._times.epoch_s(groups["epoch"])
+        record = self._new_record(ts_us, offset, length, message)
+        _prefix_fields(record, groups)
+        secondaries: dict[str, str] = {}
+        for part_severity, part_lines in parts[1:]:
+            value = "\n".join(part_lines)
+            if part_severity in secondaries:
+                secondaries[part_severity] += "\n" + value
+            else:
+                secondaries[part_severity] = value
+        interpret(record, severity, "\n".join(parts[0][1]), secondaries, redacting=redacting)
+        return [record]
+
+
+def _redact_line(match: re.Match[str], line: str) -> str:
+    body_start = match.start("body") if match.group("body") is not None else match.start("body_d")
+    return line[:body_start] + redact_pg(line[body_start:])
+
+
+def _prefix_fields(record: Record, groups: dict[str, str]) -> None:
+    if "pid" in groups:
+        record["pid"] = int(groups["pid"])
+    for key in ("user", "database", "application_name", "session_id", "command_tag"):
+        set_if(record, key, groups.get(key))
+    for key in ("sqlstate", "backend_type", "virtual_transaction_id"):
+        set_if(record, key, groups.get(key))
+    for key in ("session_line", "transaction_id", "leader_pid", "pg_query_id"):
+        value = groups.get(key)
+        if value:
+            record[key] = int(value)
+    client_fields(record, groups.get("client"))
