@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 import orjson
 
@@ -44,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-line-prefix",
         help="PostgreSQL log_line_prefix of stderr logs (default: Aurora's %%t:%%r:%%u@%%d:[%%p]:)",
     )
-    parser.add_argument(
-        "--redact", action="store_true", help="replace literals in statements by ?"
-    )
+    parser.add_argument("--redact", action="store_true", help="replace literals in statements by ?")
     parser.add_argument(
         "--page-bytes",
         type=int,
@@ -68,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             with _open(name) as stream:
                 _parse(name, stream, args, settings, out)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, like any Unix filter, and point
+            # stdout at /dev/null so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except OSError as exc:
             print(f"aurora-logs parse: {name}: {exc.strerror or exc}", file=sys.stderr)
             status = 1
@@ -92,14 +95,15 @@ def _settings(args: argparse.Namespace) -> ParsingSettings:
         raise ConfigurationError(f"invalid option: {exc}") from exc
 
 
-def _open(name: str) -> IO[bytes]:
+def _open(name: str) -> BinaryIO:
+    """The file's bytes (decompressed); the caller closes it."""
     if name == "-":
         return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     if name.endswith(".gz"):
-        return gzip.open(name, "rb")
+        return cast(BinaryIO, gzip.open(name, "rb"))
     if name.endswith(".bz2"):
-        return bz2.open(name, "rb")
-    return open(name, "rb")  # noqa: SIM115 - returned to a with-statement in the caller
+        return cast(BinaryIO, bz2.open(name, "rb"))
+    return open(name, "rb")
 
 
 def _pages(stream: IO[bytes], page_bytes: int) -> Iterator[bytes]:
@@ -119,8 +123,7 @@ def _parse(
     if args.log_type != "auto":
         log_type = LogType(args.log_type)
     else:
-        log_type = detect_type(name) if name != "-" else None
-        log_type = log_type or sniff_type(head)
+        log_type = (detect_type(name) if name != "-" else None) or sniff_type(head)
     try:
         fallback_us = int(os.stat(name).st_mtime * 1_000_000) if name != "-" else None
     except OSError:

@@ -12,9 +12,11 @@ way for every grammar:
   :meth:`EntryParser.checkpoint` says where the held-back bytes begin.
 * the first bytes of a parser's input up to its first boundary (a file read from its middle)
   are not dropped: they become one ``parse_error`` record, unless they are blank.
-* an entry reaching ``max_entry_bytes`` is cut there once its lines are all known: the first
-  part becomes a record with ``truncated: true`` and parsing goes on after the cut, so the
-  buffer stays bounded by that size plus one page (and the longest line).
+* an entry longer than ``max_entry_bytes`` is cut at the first line start past that size:
+  the part before becomes a record with ``truncated: true`` and parsing goes on after the cut
+  (the rest of the entry becomes ``parse_error`` records), so the buffer stays bounded by that
+  size plus one page plus the longest line. Only a single line longer than everything else
+  is held whole until its newline arrives.
 * records are finished uniformly: ``message`` capped, the RDS truncation marker flagged, bytes
   that are not UTF-8 written as ``\\xNN`` (see :func:`clean_text`).
 """
@@ -30,7 +32,15 @@ from processor.parsing.options import ParsingSettings
 from processor.parsing.records import CheckpointState, Parser, ParserCheckpoint, Record
 from processor.parsing.timestamps import Timestamps
 
-__all__ = ["RDS_TRUNCATION_MARKER", "EntryParser", "cap_utf8", "clean_text", "decode"]
+__all__ = [
+    "RDS_TRUNCATION_MARKER",
+    "EntryParser",
+    "cap_utf8",
+    "clean_text",
+    "decode",
+    "set_if",
+    "without_rds_marker",
+]
 
 RDS_TRUNCATION_MARKER = "[Your log message was truncated]"
 _SURROGATES = re.compile("[\udc80-\udcff]+")
@@ -133,6 +143,12 @@ class EntryParser(Parser):
     def _load_state(self, state: CheckpointState) -> None:
         """Restore the grammar's carried context from a checkpoint's state."""
 
+    def _after_cut(self, start: int, cut: int) -> None:
+        """An oversized entry was cut at ``cut`` (not a boundary): carry any scan context."""
+
+    def _rebased(self, shift: int) -> None:
+        """The buffer dropped its first ``shift`` bytes (up to a boundary or a cut)."""
+
     def _save_state(self) -> CheckpointState:
         """The grammar's carried context, as of the held-back entry's start."""
         return {}
@@ -173,23 +189,37 @@ class EntryParser(Parser):
         seg = 0
         for start in starts:
             if start > seg:
+                seg = self._cut_oversized(seg, start, records)
                 records.extend(self._segment(seg, start))
                 seg = start
-        if final:
-            if end > seg:
-                records.extend(self._segment(seg, end))
+        seg = self._cut_oversized(seg, end, records)
+        if final and end > seg:
+            records.extend(self._segment(seg, end))
             seg = end
-        else:
-            limit = self._settings.max_entry_bytes
-            while self._scanned - seg > limit:
-                # Every line of the first `limit` bytes is known not to start an entry.
-                records.extend(self._segment(seg, seg + limit, cut=True))
-                seg += limit
         if seg:
             del buf[:seg]
             self._base += seg
             self._scanned -= seg
+            self._rebased(seg)
         return records
+
+    def _cut_oversized(self, seg: int, stop: int, records: list[Record]) -> int:
+        """Emit the first pieces of an entry longer than ``max_entry_bytes``; its new start.
+
+        The cut is at the first line start at or after the limit, so where it falls depends on
+        the bytes only, never on how they were fed, and the piece after it starts a line like
+        any entry. An entry that is one line longer than the limit is not cut (see the module
+        docstring); ``stop`` is a boundary or the end of the scanned lines.
+        """
+        limit = self._settings.max_entry_bytes
+        while stop - seg > limit:
+            cut = self._buf.find(b"\n", seg + limit - 1, stop) + 1
+            if cut == 0 or cut >= stop:
+                break
+            records.extend(self._segment(seg, cut, cut=True))
+            self._after_cut(seg, cut)
+            seg = cut
+        return seg
 
     def _segment(self, start: int, stop: int, *, cut: bool = False) -> list[Record]:
         raw = bytes(self._buf[start:stop])
@@ -244,11 +274,21 @@ class EntryParser(Parser):
         if truncated:
             record["truncated"] = True
         if dirty:
+            replaced = False
             for key, value in record.items():
-                if isinstance(value, str):
+                if isinstance(value, str) and _SURROGATES.search(value):
                     record[key] = clean_text(value)
-            record["invalid_utf8"] = True
+                    replaced = True
+            if replaced:
+                record["invalid_utf8"] = True
         return record
+
+
+def without_rds_marker(text: str) -> str:
+    """``text`` without the RDS truncation marker (the record says ``rds_truncated``)."""
+    if RDS_TRUNCATION_MARKER not in text:
+        return text
+    return text.replace(" " + RDS_TRUNCATION_MARKER, "").replace(RDS_TRUNCATION_MARKER, "")
 
 
 def set_if(record: Record, key: str, value: Any) -> None:

@@ -97,11 +97,13 @@ def compile_prefix(prefix: str) -> LinePattern:
     """The :class:`LinePattern` of ``prefix``; raises ValueError for an unknown escape."""
     configured = _render(prefix, "")
     alternatives = [f"{configured}(?P<severity>{SEVERITIES}):[ \t]*(?P<body>.*)"]
-    boundary = [f"{configured}(?P<severity>{SEVERITIES}):"]
-    if prefix != DEFAULT_PREFIX:
+    boundary = [f"{_render(prefix, '_b')}(?P<severity>{SEVERITIES}):"]
+    if prefix == DEFAULT_PREFIX:
+        boundary.append("(?P<severity_d>(?!))")  # keeps the group for uniform lookups
+    else:
         default = _render(DEFAULT_PREFIX, "_d")
         alternatives.append(f"{default}(?P<severity_d>{SEVERITIES}):[ \t]*(?P<body_d>.*)")
-        boundary.append(f"{default}(?P<severity_d>{SEVERITIES}):")
+        boundary.append(f"{_render(DEFAULT_PREFIX, '_c')}(?P<severity_d>{SEVERITIES}):")
     line = re.compile(f"{_CLOUDWATCH}(?:{'|'.join(alternatives)})", re.S)
     starts = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(boundary)})".encode(), re.M)
     return LinePattern(prefix=prefix, line=line, boundary=starts)

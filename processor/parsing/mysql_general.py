@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.entries import EntryParser, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.records import CheckpointState, Record
 
@@ -83,7 +83,7 @@ class MySqlGeneralParser(EntryParser):
         else:
             ts_us = self._carried_ts
         command = m["cmd"]
-        argument: str = m["arg"]
+        argument = without_rds_marker(m["arg"])
         if argument.endswith((" ", "\t")) and "\n" not in argument:
             argument = argument.rstrip()
         redacting = self._settings.redact_literals

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.entries import EntryParser, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.records import CheckpointState, Record
 
@@ -175,7 +175,7 @@ class MySqlSlowParser(EntryParser):
         set_ts_us: int | None = None
         while i < n - 1:
             line = lines[i].rstrip("\r")
-            if line.startswith(("use ", "USE ")):
+            if line[:4].lower() == "use ":
                 use = _USE.match(line)
                 if use is None:
                     break
@@ -188,7 +188,7 @@ class MySqlSlowParser(EntryParser):
             else:
                 break
             i += 1
-        statement = "\n".join(lines[i:]).rstrip()
+        statement = without_rds_marker("\n".join(lines[i:])).rstrip()
         if "\r" in statement:
             statement = statement.replace("\r\n", "\n")
         if statement.endswith(";"):

@@ -3,8 +3,8 @@
 An entry is one message: its prefixed primary line, the lines PostgreSQL continued (it writes a
 TAB after every embedded newline; any line without a prefix is taken as a continuation, since
 copies of logs often turn TABs into spaces) and the prefixed secondary lines (DETAIL, HINT,
-QUERY, CONTEXT, LOCATION, STATEMENT) that follow it from the same process. A secondary line
-from another process starts an entry of its own.
+QUERY, CONTEXT, LOCATION, STATEMENT) that follow it: the server writes a message and its
+secondary lines as one chunk, so they are contiguous.
 """
 
 from __future__ import annotations
@@ -66,23 +66,15 @@ class PostgreSqlParser(EntryParser):
 
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
         starts: list[int] = []
-        current_pid: bytes | None = None
         for match in self._pattern.boundary.finditer(buf, pos, end):
-            groups = match.groupdict()
-            severity = groups.get("severity") or groups.get("severity_d")
-            pid = groups.get("pid") or groups.get("pid_d")
-            at = match.start()
-            if severity in _SECONDARY_BYTES and at > 0:
-                if current_pid is None:
-                    # The message it belongs to began before this scan: read its pid.
-                    first = self._pattern.boundary.match(buf, starts[-1] if starts else 0)
-                    if first is not None:
-                        first_groups = first.groupdict()
-                        current_pid = first_groups.get("pid") or first_groups.get("pid_d")
-                if pid is None or current_pid is None or pid == current_pid:
-                    continue
-            starts.append(at)
-            current_pid = pid
+            severity = match.group("severity")
+            if severity is None:
+                severity = match.group("severity_d")
+            # PostgreSQL writes a message and its secondary lines as one chunk, so a DETAIL or
+            # STATEMENT line continues the message before it (unless nothing precedes it).
+            if severity in _SECONDARY_BYTES and match.start() > 0:
+                continue
+            starts.append(match.start())
         return starts
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:

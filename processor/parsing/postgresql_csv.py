@@ -19,7 +19,7 @@ from processor.parsing.entries import EntryParser, set_if
 from processor.parsing.fingerprint import redact_pg
 from processor.parsing.postgresql import PG_LONG_FIELDS, client_fields
 from processor.parsing.postgresql_messages import interpret
-from processor.parsing.records import Record
+from processor.parsing.records import CheckpointState, Record
 
 __all__ = ["PostgreSqlCsvParser"]
 
@@ -45,9 +45,32 @@ class PostgreSqlCsvParser(EntryParser):
     record_type: ClassVar[str] = "postgresql"
     long_fields: ClassVar[tuple[str, ...]] = PG_LONG_FIELDS
 
+    # Whether a quote is open at the buffer's start: only after an oversized row was cut there.
+    _quoted_start = False
+    _last_cut = -1
+
+    def _load_state(self, state: CheckpointState) -> None:
+        self._quoted_start = state.get("quoted") == 1
+
+    def _save_state(self) -> CheckpointState:
+        return {"quoted": 1} if self._quoted_start else {}
+
+    def _after_cut(self, start: int, cut: int) -> None:
+        if start == self._last_cut:
+            quoted = self._quoted_start  # a later piece of the same row
+        else:
+            quoted = start == 0 and self._quoted_start  # a row start, or the carried start
+        self._quoted_start = quoted != bool(self._buf.count(b'"', start, cut) & 1)
+        self._last_cut = cut
+
+    def _rebased(self, shift: int) -> None:
+        if self._last_cut != shift:
+            self._quoted_start = False  # the buffer now starts at a row boundary
+        self._last_cut = -1
+
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
         ends: list[int] = []
-        open_quote = bool(buf.count(b'"', 0, pos) & 1)
+        open_quote = bool(buf.count(b'"', 0, pos) & 1) != self._quoted_start
         line = pos
         while line < end:
             if open_quote and _ROW_START.match(buf, line):
@@ -66,8 +89,10 @@ class PostgreSqlCsvParser(EntryParser):
         raw = text.rstrip("\r\n")
         if not raw.strip():
             return []
+        # The first piece of a row cut at max_entry_bytes has an open quote: close it.
+        raw_row = raw + '"' if raw.count('"') % 2 else raw
         try:
-            row = next(csv.reader([raw], strict=True))
+            row = next(csv.reader([raw_row], strict=True))
         except (csv.Error, StopIteration):
             return [self._error_record(text, offset, length)]
         if len(row) < _MIN_COLUMNS:

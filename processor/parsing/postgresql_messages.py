@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from processor.parsing.entries import set_if
+from processor.parsing.entries import set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact_pg
 from processor.parsing.records import Record
 
@@ -80,7 +80,7 @@ def interpret(
         elif key in _SECONDARY_KEYS:
             set_if(record, _SECONDARY_KEYS[key], redact_pg(value) if redacting else value)
     if statement is not None:
-        statement = statement.strip()
+        statement = without_rds_marker(statement).strip()
         if statement:
             fp, qid = cached_fingerprint(statement, postgresql=True)
             record["statement"] = redact_pg(statement) if redacting else statement
