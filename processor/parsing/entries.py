@@ -103,6 +103,9 @@ class EntryParser(Parser):
     ) -> None:
         self._settings = settings
         self._times = Timestamps(settings.local_timezone)
+        self._limit = settings.max_entry_bytes
+        self._min_cap = min(settings.max_message_bytes, settings.max_statement_bytes)
+        self._ascii: str | None = None
         self._buf = bytearray()
         state: CheckpointState = dict(checkpoint.state) if checkpoint is not None else {}
         self._base = checkpoint.offset if checkpoint is not None else 0
@@ -186,16 +189,22 @@ class EntryParser(Parser):
         records: list[Record] = []
         starts = self._boundaries(buf, self._scanned, end) if self._scanned < end else []
         self._scanned = end
+        # Most pages are plain ASCII: decode them once, and entries are slices of the text
+        # whose character offsets are byte offsets.
+        self._ascii = buf[:end].decode("ascii") if buf.isascii() else None
         seg = 0
         for start in starts:
             if start > seg:
-                seg = self._cut_oversized(seg, start, records)
-                records.extend(self._segment(seg, start))
+                if start - seg > self._limit:
+                    seg = self._cut_oversized(seg, start, records)
+                self._segment(seg, start, records)
                 seg = start
-        seg = self._cut_oversized(seg, end, records)
+        if end - seg > self._limit:
+            seg = self._cut_oversized(seg, end, records)
         if final and end > seg:
-            records.extend(self._segment(seg, end))
+            self._segment(seg, end, records)
             seg = end
+        self._ascii = None
         if seg:
             del buf[:seg]
             self._base += seg
@@ -211,26 +220,32 @@ class EntryParser(Parser):
         any entry. An entry that is one line longer than the limit is not cut (see the module
         docstring); ``stop`` is a boundary or the end of the scanned lines.
         """
-        limit = self._settings.max_entry_bytes
+        limit = self._limit
         while stop - seg > limit:
             cut = self._buf.find(b"\n", seg + limit - 1, stop) + 1
             if cut == 0 or cut >= stop:
                 break
-            records.extend(self._segment(seg, cut, cut=True))
+            self._segment(seg, cut, records, cut=True)
             self._after_cut(seg, cut)
             seg = cut
         return seg
 
-    def _segment(self, start: int, stop: int, *, cut: bool = False) -> list[Record]:
-        raw = bytes(self._buf[start:stop])
-        text, dirty = decode(raw)
+    def _segment(self, start: int, stop: int, out: list[Record], *, cut: bool = False) -> None:
+        """Parse the entry ``buf[start:stop]`` and append its finished records to ``out``."""
+        if self._ascii is not None:
+            text, dirty = self._ascii[start:stop], False
+        else:
+            text, dirty = decode(bytes(self._buf[start:stop]))
+        offset = self._base + start
         try:
-            records = self._parse_entry(text, self._base + start, stop - start, dirty)
+            records = self._parse_entry(text, offset, stop - start, dirty)
         except Exception:  # a grammar bug must not lose the entry nor stop the file
-            records = [self._error_record(text, self._base + start, stop - start)]
+            records = [self._error_record(text, offset, stop - start)]
         if cut and records:
             records[0]["truncated"] = True
-        return [self._finish(record, dirty) for record in records]
+        finish = self._finish
+        for record in records:
+            out.append(finish(record, dirty))
 
     # -- record helpers for grammars ----------------------------------------------------------
 
@@ -255,11 +270,15 @@ class EntryParser(Parser):
         return record
 
     def _finish(self, record: Record, dirty: bool) -> Record:
-        settings = self._settings
-        truncated = False
         message: str = record["message"]
         if RDS_TRUNCATION_MARKER in message:
             record["rds_truncated"] = True
+        # Every text field is cut from the entry's text, so none is longer than `message`:
+        # a short message means nothing can exceed a cap.
+        if len(message) * 4 <= self._min_cap and not dirty:
+            return record
+        settings = self._settings
+        truncated = False
         message, cut = cap_utf8(message, settings.max_message_bytes)
         if cut:
             record["message"] = message

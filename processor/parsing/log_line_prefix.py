@@ -51,16 +51,24 @@ _CLOUDWATCH = r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z )?"
 
 @dataclass(frozen=True)
 class LinePattern:
-    """A compiled prefix: ``line`` matches one log line at its start.
+    """A compiled prefix: ``line`` matches one log line with the configured prefix,
+    ``default_line`` one with PostgreSQL's default prefix (None when they are the same).
 
-    Group names are record keys, suffixed ``_d`` in the default-prefix alternative;
-    ``severity``/``severity_d`` and ``body``/``body_d`` hold the level and the text after it.
+    Group names are record keys; ``severity`` holds the level and ``body`` the text after it.
     """
 
     prefix: str
     line: re.Pattern[str]
-    # Same alternatives on bytes, up to the severity: finds entry starts in a buffer.
+    default_line: re.Pattern[str] | None
+    # Both alternatives on bytes, up to the severity: finds entry starts in a buffer.
     boundary: re.Pattern[bytes]
+
+    def match(self, line: str) -> re.Match[str] | None:
+        """The match of ``line`` against the configured prefix, else the default one."""
+        found = self.line.match(line)
+        if found is None and self.default_line is not None:
+            found = self.default_line.match(line)
+        return found
 
 
 def _render(prefix: str, suffix: str) -> str:
@@ -95,15 +103,14 @@ def _render(prefix: str, suffix: str) -> str:
 @cache
 def compile_prefix(prefix: str) -> LinePattern:
     """The :class:`LinePattern` of ``prefix``; raises ValueError for an unknown escape."""
-    configured = _render(prefix, "")
-    alternatives = [f"{configured}(?P<severity>{SEVERITIES}):[ \t]*(?P<body>.*)"]
-    boundary = [f"{_render(prefix, '_b')}(?P<severity>{SEVERITIES}):"]
-    if prefix == DEFAULT_PREFIX:
-        boundary.append("(?P<severity_d>(?!))")  # keeps the group for uniform lookups
+    body = f"(?P<severity>{SEVERITIES}):[ \t]*(?P<body>.*)"
+    line = re.compile(_CLOUDWATCH + _render(prefix, "") + body, re.S)
+    boundary = [f"{_render(prefix, '')}(?P<severity>{SEVERITIES}):"]
+    default_line = None
+    if prefix != DEFAULT_PREFIX:
+        default_line = re.compile(_CLOUDWATCH + _render(DEFAULT_PREFIX, "") + body, re.S)
+        boundary.append(f"{_render(DEFAULT_PREFIX, '_d')}(?P<severity_d>{SEVERITIES}):")
     else:
-        default = _render(DEFAULT_PREFIX, "_d")
-        alternatives.append(f"{default}(?P<severity_d>{SEVERITIES}):[ \t]*(?P<body_d>.*)")
-        boundary.append(f"{_render(DEFAULT_PREFIX, '_c')}(?P<severity_d>{SEVERITIES}):")
-    line = re.compile(f"{_CLOUDWATCH}(?:{'|'.join(alternatives)})", re.S)
+        boundary.append("(?P<severity_d>(?!))")  # keeps the group for uniform lookups
     starts = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(boundary)})".encode(), re.M)
-    return LinePattern(prefix=prefix, line=line, boundary=starts)
+    return LinePattern(prefix=prefix, line=line, default_line=default_line, boundary=starts)

@@ -81,61 +81,81 @@ class PostgreSqlParser(EntryParser):
         entry = text.rstrip("\r\n")
         if "\r" in entry:
             entry = entry.replace("\r\n", "\n")
-        if not entry.strip():
-            return []
-        line_re = self._pattern.line
-        lines = entry.split("\n")
-        first = line_re.match(lines[0])
+        match = self._pattern.match
+        newline = entry.find("\n")
+        first = match(entry if newline < 0 else entry[:newline])
         if first is None:
+            if not entry.strip():
+                return []
             return [self._error_record(text, offset, length)]
-        groups = {k.removesuffix("_d"): v for k, v in first.groupdict().items() if v is not None}
-        severity = groups["severity"]
-        parts: list[tuple[str, list[str]]] = [(severity, [groups["body"]])]
+        groups = first.groupdict()
         redacting = self._settings.redact_literals
-        shown: list[str] = [_redact_line(first, lines[0]) if redacting else lines[0]]
-        for line in lines[1:]:
-            secondary = line_re.match(line) if not line.startswith("\t") else None
-            if secondary is not None:
-                sec = {k.removesuffix("_d"): v for k, v in secondary.groupdict().items() if v}
-                parts.append((sec.get("severity", "DETAIL"), [sec.get("body", "")]))
-                if redacting:
-                    shown.append(_redact_line(secondary, line))
-            else:
-                parts[-1][1].append(line[1:] if line.startswith("\t") else line)
-                if redacting:
-                    shown.append(redact_pg(line))
-        message = "\n".join(shown) if redacting else entry
+        message = entry
+        body = groups["body"]
+        secondaries: dict[str, str] = {}
+        if newline >= 0:
+            body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
+        elif redacting:
+            message = _redact_line(first, entry)
         ts = groups.get("ts")
         ts_us = self._times.iso(ts) if ts is not None else None
-        if ts_us is None and "epoch" in groups:
+        if ts_us is None and groups.get("epoch"):
             ts_us = self._times.epoch_s(groups["epoch"])
         record = self._new_record(ts_us, offset, length, message)
         _prefix_fields(record, groups)
-        secondaries: dict[str, str] = {}
-        for part_severity, part_lines in parts[1:]:
-            value = "\n".join(part_lines)
-            if part_severity in secondaries:
-                secondaries[part_severity] += "\n" + value
-            else:
-                secondaries[part_severity] = value
-        interpret(record, severity, "\n".join(parts[0][1]), secondaries, redacting=redacting)
+        interpret(record, groups["severity"], body, secondaries, redacting=redacting)
         return [record]
+
+    def _lines(
+        self, first: re.Match[str], lines: list[str], redacting: bool
+    ) -> tuple[str, dict[str, str], str]:
+        """A multi-line message: its primary text, its secondary fields, its shown text."""
+        parts: list[tuple[str, list[str]]] = [("", [first.group("body")])]
+        shown = [_redact_line(first, lines[0]) if redacting else lines[0]]
+        for line in lines[1:]:
+            secondary = None if line.startswith("\t") else self._pattern.match(line)
+            if secondary is not None:
+                parts.append((secondary.group("severity"), [secondary.group("body")]))
+                if redacting:
+                    shown.append(_redact_line(secondary, line))
+            else:
+                # PostgreSQL wrote a TAB after the newline; the TAB is not part of the text.
+                parts[-1][1].append(line[1:] if line.startswith("\t") else line)
+                if redacting:
+                    shown.append(redact_pg(line))
+        secondaries: dict[str, str] = {}
+        for severity, part in parts[1:]:
+            value = "\n".join(part)
+            previous = secondaries.get(severity)
+            secondaries[severity] = value if previous is None else f"{previous}\n{value}"
+        return (
+            "\n".join(parts[0][1]),
+            secondaries,
+            "\n".join(shown) if redacting else "\n".join(lines),
+        )
 
 
 def _redact_line(match: re.Match[str], line: str) -> str:
-    body_start = match.start("body") if match.group("body") is not None else match.start("body_d")
-    return line[:body_start] + redact_pg(line[body_start:])
+    start = match.start("body")
+    return line[:start] + redact_pg(line[start:])
 
 
-def _prefix_fields(record: Record, groups: dict[str, str]) -> None:
-    if "pid" in groups:
-        record["pid"] = int(groups["pid"])
-    for key in ("user", "database", "application_name", "session_id", "command_tag"):
-        set_if(record, key, groups.get(key))
-    for key in ("sqlstate", "backend_type", "virtual_transaction_id"):
-        set_if(record, key, groups.get(key))
-    for key in ("session_line", "transaction_id", "leader_pid", "pg_query_id"):
+_INT_GROUPS = ("pid", "session_line", "transaction_id", "leader_pid", "pg_query_id")
+_TEXT_GROUPS = (
+    "user", "database", "application_name", "session_id", "command_tag", "sqlstate",
+    "backend_type", "virtual_transaction_id",
+)  # fmt: skip
+
+
+def _prefix_fields(record: Record, groups: dict[str, str | None]) -> None:
+    for key in _INT_GROUPS:
         value = groups.get(key)
         if value:
             record[key] = int(value)
-    client_fields(record, groups.get("client"))
+    for key in _TEXT_GROUPS:
+        value = groups.get(key)
+        if value:
+            record[key] = value
+    client = groups.get("client")
+    if client:
+        client_fields(record, client)

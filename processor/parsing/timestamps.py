@@ -60,6 +60,7 @@ class Timestamps:
     def __init__(self, local_zone: str = "UTC") -> None:
         self._zone = None if local_zone in ("UTC", "Etc/UTC", "GMT") else ZoneInfo(local_zone)
         self._midnights: dict[str, int] = {}
+        self._minutes: dict[str, int | None] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
         """UTC seconds at midnight of a date, cached by the date's spelling."""
@@ -91,24 +92,37 @@ class Timestamps:
     def iso(self, text: str) -> int | None:
         """``2019-03-24T14:01:47.811234Z``, ``...+08:00``, or with a space; no zone = local."""
         try:
-            date = text[:10]
-            if len(text) < 19 or text[4] != "-" or text[7] != "-" or text[13] != ":":
+            if len(text) < 19 or text[16] != ":":
                 return None
-            y, mo, d = int(date[:4]), int(date[5:7]), int(date[8:10])
-            h, mi, s = int(text[11:13]), int(text[14:16]), int(text[17:19])
             rest = text[19:]
-            frac = ""
-            if rest.startswith("."):
-                end = 1
-                while end < len(rest) and rest[end].isdigit():
-                    end += 1
-                frac, rest = rest[1:end], rest[end:]
-            us = self._compose(date, y, mo, d, h, mi, s, frac)
-            if us is None:
+            zone = rest.lstrip(".0123456789")
+            frac = rest[1 : len(rest) - len(zone)] if rest[:1] == "." else ""
+            zone = zone.strip()
+            # The same minute recurs on thousands of lines: its UTC start is computed once.
+            key = text[:16] + zone
+            minute = self._minutes.get(key)
+            if minute is None:
+                minute = self._minute_us(text, zone)
+                if minute is None:
+                    return None
+                if len(self._minutes) >= _MAX_CACHE:
+                    self._minutes.clear()
+                self._minutes[key] = minute
+            seconds = int(text[17:19])
+            if seconds > 60:
                 return None
-            return self._apply_zone(us, rest.strip())
+            return minute + seconds * 1_000_000 + (_fraction_us(frac) if frac else 0)
         except ValueError:
             return None
+
+    def _minute_us(self, text: str, zone: str) -> int | None:
+        """UTC microseconds at the start of the minute ``text[:16]`` written in ``zone``."""
+        date = text[:10]
+        if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[10] not in "T ":
+            return None
+        y, mo, d = int(date[:4]), int(date[5:7]), int(date[8:10])
+        us = self._compose(date, y, mo, d, int(text[11:13]), int(text[14:16]), 0, "")
+        return None if us is None else self._apply_zone(us, zone)
 
     def _apply_zone(self, us: int, zone: str) -> int | None:
         if zone in ("Z", "UTC", "GMT", "+00:00", "+00", "+0000"):
