@@ -46,7 +46,9 @@ _BOOLEAN = re.compile(r"\bfalse\b|\btrue\b", _A | re.I)
 _NUMBER = re.compile(r"[0-9+-][0-9a-f.xb+-]*")
 _NUMBER_PREFIX = re.compile(r"[xb.+-]\?")
 _LEADING_SPACE = re.compile(r"\A\s+", _A)
-_WHITESPACE_RUN = re.compile(r"[ \n\t\r\f]+")
+# Runs of whitespace become one space; a lone space is left alone (same result, far fewer
+# replacements).
+_WHITESPACE_RUN = re.compile(r"[ \n\t\r\f]{2,}|[\n\t\r\f]")
 _NULL = re.compile(r"\bnull\b", _A)
 _LISTS = re.compile(r"\b(in|values?)(?:[\s,]*\([\s?,]*\))+", _A)
 _UNION = re.compile(r"\b(select\s.*?)(?:(\sunion(?:\sall)?)\s\1)+", _A)
@@ -86,7 +88,7 @@ def _ascii_lower(text: str) -> str:
 def _drop_asc_after_order_by(query: str) -> str:
     """pt: ``1 while s/\\G(.+?)\\s+ASC/$1/gi`` anchored after the first ``ORDER BY``."""
     start = _ORDER_BY.search(query)
-    if start is None:
+    if start is None or " asc" not in query:  # whitespace is single spaces by now
         return query
     pos = start.end()
     parts = [query[:pos]]
@@ -101,18 +103,28 @@ def _drop_asc_after_order_by(query: str) -> str:
 
 
 def _normalise(query: str) -> str:
-    """Steps 6-9 of pt's fingerprint, on a query whose strings are already ``?``."""
-    query = _BOOLEAN.sub("?", query)
+    """Steps 6-9 of pt's fingerprint, on a query whose strings are already ``?``.
+
+    Each rule runs only when a cheap substring test says it can match: fingerprinting is the
+    costliest part of parsing a statement.
+    """
+    folded = query.lower()
+    if "true" in folded or "false" in folded:
+        query = _BOOLEAN.sub("?", query)
     query = _NUMBER.sub("?", query)
-    query = _NUMBER_PREFIX.sub("?", query)
-    query = _LEADING_SPACE.sub("", query)
+    if "?" in query:
+        query = _NUMBER_PREFIX.sub("?", query)
+    if query[:1].isspace():
+        query = _LEADING_SPACE.sub("", query)
     if query.endswith("\n"):  # Perl's chomp: one trailing newline only
         query = query[:-1]
-    query = _WHITESPACE_RUN.sub(" ", query)
+    if "  " in query or "\n" in query or "\t" in query or "\r" in query or "\f" in query:
+        query = _WHITESPACE_RUN.sub(" ", query)
     query = _ascii_lower(query)
     if "null" in query:
         query = _NULL.sub("?", query)
-    query = _LISTS.sub(r"\1(?+)", query)
+    if "value" in query or "in(" in query or "in (" in query or "in," in query:
+        query = _LISTS.sub(r"\1(?+)", query)
     if "union" in query:
         query = _UNION.sub(r"\1 /*repeat\2*/", query)
     if "limit" in query:
