@@ -243,9 +243,7 @@ class EntryParser(Parser):
             records = [self._error_record(text, offset, stop - start)]
         if cut and records:
             records[0]["truncated"] = True
-        finish = self._finish
-        for record in records:
-            out.append(finish(record, dirty))
+        out.extend([self._finish(record, dirty) for record in records])
 
     # -- record helpers for grammars ----------------------------------------------------------
 

@@ -260,6 +260,8 @@ def redact_pg(text: str) -> str:
 # costliest step of parsing a statement, so results are kept for recent statement texts.
 _CACHE_ENTRIES = 8192
 _cache: dict[tuple[str, bool], tuple[str, str]] = {}
+# Different statements share a fingerprint far more often: its ID is kept too.
+_ids: dict[str, str] = {}
 
 
 def cached_fingerprint(statement: str, *, postgresql: bool = False) -> tuple[str, str]:
@@ -268,7 +270,12 @@ def cached_fingerprint(statement: str, *, postgresql: bool = False) -> tuple[str
     hit = _cache.get(key)
     if hit is None:
         fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)
+        qid = _ids.get(fp)
+        if qid is None:
+            if len(_ids) >= _CACHE_ENTRIES:
+                _ids.clear()
+            qid = _ids[fp] = query_id(fp)
         if len(_cache) >= _CACHE_ENTRIES:
             _cache.clear()  # cheaper than LRU bookkeeping; refills within a page
-        hit = _cache[key] = (fp, query_id(fp))
+        hit = _cache[key] = (fp, qid)
     return hit

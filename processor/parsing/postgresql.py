@@ -63,6 +63,10 @@ class PostgreSqlParser(EntryParser):
             settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
         )
         self._pattern = compile_prefix(settings.postgresql_log_line_prefix)
+        # Only the groups this prefix has: the record is built from them on every line.
+        names = set(self._pattern.line.groupindex)
+        self._int_groups = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
+        self._text_groups = tuple(g for g in _TEXT_GROUPS if g in names)
 
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
         starts: list[int] = []
@@ -102,7 +106,17 @@ class PostgreSqlParser(EntryParser):
         if ts_us is None and groups.get("epoch"):
             ts_us = self._times.epoch_s(groups["epoch"])
         record = self._new_record(ts_us, offset, length, message)
-        _prefix_fields(record, groups)
+        for key in self._int_groups:
+            value = groups.get(key)
+            if value:
+                record[key] = int(value)
+        for key in self._text_groups:
+            value = groups.get(key)
+            if value:
+                record[key] = value
+        client = groups.get("client")
+        if client:
+            client_fields(record, client)
         interpret(record, groups["severity"], body, secondaries, redacting=redacting)
         return [record]
 
@@ -145,17 +159,3 @@ _TEXT_GROUPS = (
     "user", "database", "application_name", "session_id", "command_tag", "sqlstate",
     "backend_type", "virtual_transaction_id",
 )  # fmt: skip
-
-
-def _prefix_fields(record: Record, groups: dict[str, str | None]) -> None:
-    for key in _INT_GROUPS:
-        value = groups.get(key)
-        if value:
-            record[key] = int(value)
-    for key in _TEXT_GROUPS:
-        value = groups.get(key)
-        if value:
-            record[key] = value
-    client = groups.get("client")
-    if client:
-        client_fields(record, client)

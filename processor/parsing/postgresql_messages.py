@@ -58,7 +58,7 @@ def interpret(
     ``redacting``, literals in the statement and in value fields become ``?``.
     """
     record["severity"] = severity
-    if (code := _SQLSTATE.match(text)) is not None:
+    if text[5:7] == ": " and (code := _SQLSTATE.match(text)) is not None:
         record.setdefault("sqlstate", code["code"])
         text = text[code.end() :]
     statement: str | None = None
