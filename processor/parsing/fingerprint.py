@@ -58,11 +58,12 @@ _ASC_STEP = re.compile(r"(.+?)\s+ASC", _A | re.I)
 
 # PostgreSQL: dollar quoting, E'' strings (backslash escapes) and standard '' strings with
 # doubled quotes; placeholders and casts are protected from the number rule.
-_PG_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$.*?\$\1\$", re.S)
+# The tag group always takes part (it may be empty) so that \1 can close `$$...$$`.
+_PG_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*|)\$.*?\$\1\$", re.S)
 _PG_ESTRING = re.compile(r"(?<![\w])[eE]'(?:[^'\\]|\\.|'')*'", re.S)
 _PG_STRING = re.compile(r"'(?:[^']|'')*'", re.S)
 _PG_PLACEHOLDER = re.compile(r"\$(\d+)")
-_PG_CAST = re.compile(r"::\s*(\"[^\"]*\"|[A-Za-z_][\w.]*(?:\s*\[\])*)", _A)
+_PG_CAST = re.compile(r"\s*::\s*(\"[^\"]*\"|[A-Za-z_][\w.]*(?:\s*\[\])*)", _A)
 _PG_IDENT = re.compile(r'"[^"]*"')
 _PG_OL_COMMENT = re.compile(r"--[^'\"\r\n]*(?=[\r\n]|\Z)")
 # A protected token becomes one private-use character, which no normalisation rule touches.
@@ -72,7 +73,7 @@ _PG_MARKS = re.compile("[\U000f0000-\U000ffffd]")
 # redact(): literals only, identifiers untouched.
 _RX_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"", re.S)
 _RX_PG_STRING = re.compile(
-    r"\$([A-Za-z_][A-Za-z_0-9]*)?\$.*?\$\1\$|(?<!\w)[eE]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'", re.S
+    r"\$([A-Za-z_][A-Za-z_0-9]*|)\$.*?\$\1\$|(?<!\w)[eE]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'", re.S
 )
 _RX_NUMBER = re.compile(
     r"(?<![\w$.])(?:0x[0-9a-fA-F]+|[xXbB]'[0-9a-fA-F]*'|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?!\w)"
@@ -213,9 +214,11 @@ def pg_fingerprint(query: str) -> str:
     protected: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
+        token = match.group(0)
         if len(protected) >= 0xFFFD:
-            return match.group(0)
-        protected.append(match.group(0))
+            return token
+        # A cast is kept as `::type`, however it was spaced.
+        protected.append("::" + match.group(1) if match.re is _PG_CAST else token)
         return chr(_PG_MARK_BASE + len(protected) - 1)
 
     if "$" in query:
