@@ -4,7 +4,8 @@ An entry is a block of ``#`` header lines (``# Time``, ``# User@Host``, ``# Quer
 the extra lines of ``log_slow_extra``, Percona and MariaDB), then optional ``use db;`` and
 ``SET timestamp=N;`` lines, then the statement (or ``# administrator command: X;``). A new
 entry starts at a ``# Time:``, ``# User@Host:`` (``# User:``) or ``# Query_time:`` line that
-follows a statement line, so header lines inside one block never split it. The server's
+follows a statement line (``# Time:`` always does), so header lines inside one block never
+split it. The server's
 start-up banner (``mysqld, Version: ...``, ``Tcp port: ...``, ``Time Id Command Argument``)
 may appear anywhere, repeatedly: it ends the entry before it, resets the ``use`` context, and
 yields no record.
@@ -26,9 +27,11 @@ from processor.parsing.records import CheckpointState, Record
 __all__ = ["MySqlSlowParser"]
 
 # A line that may start an entry, with the header lines after it: one match per header block,
-# so the lines inside a block are never candidates (the statement line ends the block).
+# so the lines inside a block are never candidates (the statement line ends the block). The
+# server writes `# Time:` only as an entry's first line, so it always starts a new block.
 _CANDIDATE = re.compile(
-    rb"^# (?:Time|User@Host|User|Query_time): [^\n]*\n(?:#(?! administrator command: )[^\n]*\n)*",
+    rb"^# (?:Time|User@Host|User|Query_time): [^\n]*\n"
+    rb"(?:#(?! administrator command: | Time: )[^\n]*\n)*",
     re.M,
 )
 _BANNER_HINT = b", Version: "
@@ -154,8 +157,8 @@ class MySqlSlowParser(EntryParser):
         starts: list[int] = []
         for match in _CANDIDATE.finditer(buf, pos, end):
             at = match.start()
-            if at == 0:
-                starts.append(0)
+            if at == 0 or buf.startswith(b"# Time: ", at):
+                starts.append(at)
                 continue
             # Inside a header block the previous line is a "#" line too; the administrator
             # command line is the statement of the entry before, so it does end that entry.
