@@ -95,5 +95,5 @@ def test_masked_mariadb_test_output_parses_once_unmasked(corpus: Path) -> None:
     statements = [r.get("statement") for r in records]
     assert "set global server_audit_incl_users='odin, root, dva, tri'" in statements
     assert "CREATE USER u1 IDENTIFIED BY *****" in statements
-    assert {r["operation"] for r in records} >= {"QUERY", "CONNECT", "DISCONNECT", "FAILED_CONNECT",
-                                                  "CREATE", "WRITE", "READ", "ALTER", "RENAME", "DROP"}  # fmt: skip
+    operations = {"QUERY", "CONNECT", "DISCONNECT", "FAILED_CONNECT", "CREATE", "WRITE", "READ"}
+    assert {r["operation"] for r in records} >= operations | {"ALTER", "RENAME", "DROP"}

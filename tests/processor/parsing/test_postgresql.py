@@ -169,8 +169,8 @@ def test_cloudwatch_export_prefix_is_accepted() -> None:
         ),
         (
             "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-            b"2017-09-06 08:41:41 UTC [36]: [121-1] user=postgres,db=pg,app=pgbench,client=172.23.0.1"
-            b" LOG:  duration: 2.280 ms  statement: END;",
+            b"2017-09-06 08:41:41 UTC [36]: [121-1] user=postgres,db=pg,app=pgbench,"
+            b"client=172.23.0.1 LOG:  duration: 2.280 ms  statement: END;",
             {"session_line": 121, "application_name": "pgbench", "client": "172.23.0.1"},
         ),
         (
@@ -189,7 +189,7 @@ def test_cloudwatch_export_prefix_is_accepted() -> None:
                 "command_tag": "SELECT",
                 "user": "bob",
                 "_timestamp": 1700000000123000,
-            },  # fmt: skip
+            },
         ),
     ],
 )
