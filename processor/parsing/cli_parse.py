@@ -119,7 +119,7 @@ def _parse(
     out: BinaryIO,
 ) -> None:
     page_bytes = max(1, args.page_bytes)
-    head = stream.read(min(page_bytes, _SNIFF_BYTES))
+    head = stream.read(_SNIFF_BYTES)
     if args.log_type != "auto":
         log_type = LogType(args.log_type)
     else:
@@ -132,7 +132,8 @@ def _parse(
         log_type, settings, fallback_timestamp_us=fallback_us or time.time_ns() // 1000
     )
     dumps = orjson.dumps
-    for page in (head, *_pages(stream, page_bytes)):
+    head_pages = (head[i : i + page_bytes] for i in range(0, len(head), page_bytes))
+    for page in (*head_pages, *_pages(stream, page_bytes)):
         records = parser.feed(page)
         if records:
             out.write(b"".join(dumps(record) + b"\n" for record in records))
