@@ -17,7 +17,7 @@ import pytest
 from processor.parsing import LogType, ParsingSettings, Record, query_id
 from processor.parsing.log_line_prefix import SEVERITIES
 from processor.parsing.postgresql_messages import SECONDARY_SEVERITIES
-from tests.processor.parsing.conftest import corpus_root, parse, read_bytes
+from tests.processor.parsing.conftest import PROJECT_ROOT, corpus_root, parse, read_bytes
 
 RDS = "%t:%r:%u@%d:[%p]:"
 # Files whose every entry is well-formed: parse_error count 0. The others, and why:
@@ -337,3 +337,16 @@ def test_every_key_keeps_one_json_type_across_all_log_types(corpus: Path) -> Non
     assert not mixed
     assert all(re.fullmatch(r"_?[a-z][a-z0-9_]*", key) for key in seen)
     assert len(seen) > 60
+
+
+def test_every_key_the_parsers_emit_is_documented(corpus: Path) -> None:
+    from tests.processor.parsing.samples import SAMPLES
+
+    doc = (PROJECT_ROOT / "docs" / "records.md").read_text()
+    keys: set[str] = set()
+    for relative in corpus_files():
+        log_type, settings = file_type(relative)
+        keys.update(*parse(log_type, read_bytes(corpus / relative), settings))
+    for log_type, data in SAMPLES.items():
+        keys.update(*parse(log_type, data))
+    assert sorted(key for key in keys if f"`{key}`" not in doc) == []
