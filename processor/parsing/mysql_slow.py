@@ -59,8 +59,11 @@ _STANDARD = re.compile(
     r"# Time: (?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
     r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
     r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
+    r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
     r"# Query_time: (?P<qt>\d+\.\d+)[ \t]+Lock_time: (?P<lt>\d+\.\d+)[ \t]+Rows_sent: (?P<rs>\d+)"
     r"[ \t]+Rows_examined: (?P<re>\d+)(?P<rest>[^\n]*)\n"
+    r"(?P<post>(?:#(?! administrator command: | Time: | User@Host: | User: | Query_time: )"
+    r"[^\n]*\n)*)"
     r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
     r"(?:SET timestamp=(?P<set>\d+);\n)?"
     r"(?P<stmt>[^\n].*)",
@@ -192,12 +195,6 @@ class MySqlSlowParser(EntryParser):
             statement = statement[:-1]
         if not statement or "\r" in statement:
             return None
-        extra: Record | None = None
-        rest = m["rest"]
-        if rest:
-            extra = self._extra(rest)
-            if extra is None:
-                return None
         db = m["db"]
         if db is not None:
             self._db = db
@@ -215,16 +212,28 @@ class MySqlSlowParser(EntryParser):
             record["ip"] = m["ip"]
         if m["id"] is not None:
             record["thread_id"] = int(m["id"])
+        # Same order as the general path, so a key written twice ends with the same value.
+        if m["pre"]:
+            for line in m["pre"].split("\n"):
+                self._key_values(record, line)
         record["query_time_s"] = float(m["qt"])
         record["lock_time_s"] = float(m["lt"])
         record["rows_sent"] = int(m["rs"])
         record["rows_examined"] = int(m["re"])
-        if extra is not None:
-            record.update(extra)
+        rest = m["rest"]
+        if rest:
+            extra = self._extra(rest)
+            if extra is None:
+                self._key_values(record, rest)
+            else:
+                record.update(extra)
+        if m["post"]:
+            for line in m["post"].split("\n"):
+                self._key_values(record, line)
         set_ts = m["set"]
         if set_ts is not None and "start_time_us" not in record:
             record["start_time_us"] = int(set_ts) * 1_000_000
-        if self._db is not None:
+        if "database" not in record and self._db is not None:
             record["database"] = self._db
         fp, qid = cached_fingerprint(statement)
         record["statement"] = redact(statement) if redacting else statement

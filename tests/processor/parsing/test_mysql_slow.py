@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from pathlib import Path
 
 from processor.parsing import LogType, ParserCheckpoint, ParsingSettings, make_parser, query_id
 from processor.parsing.mysql_slow import MySqlSlowParser
@@ -320,3 +321,22 @@ def test_crlf_line_ends() -> None:
     assert record["_timestamp"] == plain["_timestamp"]
     assert record["database"] == "shop"
     assert record["length"] == plain["length"] + ENTRY_57.count(b"\n")
+
+
+def test_fast_path_and_general_path_agree_on_every_corpus_entry(corpus: Path) -> None:
+    """The fast path handles the 5.7+/8.0 shapes; wherever it answers, it must answer
+    exactly what the line-by-line path does."""
+    answered = 0
+    for path in sorted((corpus / "mysql" / "slow").iterdir()):
+        data = path.read_bytes()
+        for record in parse(SLOW, data):
+            text = data[record["offset"] : record["offset"] + record["length"]].decode(
+                "utf-8", "surrogateescape"
+            )
+            fast = MySqlSlowParser(ParsingSettings(), fallback_timestamp_us=FALLBACK_US)
+            general = MySqlSlowParser(ParsingSettings(), fallback_timestamp_us=FALLBACK_US)
+            quick = fast._parse_standard(text, record["offset"], record["length"])
+            if quick is not None:
+                answered += 1
+                assert general._parse_general(text, record["offset"], record["length"]) == [quick]
+    assert answered >= 15  # the 5.7+/8.0 entries of the corpus (Aurora, beats, Percona 8.0)
