@@ -57,14 +57,14 @@ _ORDER_BY = re.compile(r"\bORDER BY ", _A | re.I)
 _ASC_STEP = re.compile(r"(.+?)\s+ASC", _A | re.I)
 
 # PostgreSQL: dollar quoting, E'' strings (backslash escapes) and standard '' strings with
-# doubled quotes; placeholders and casts are protected from the number rule.
+# doubled quotes; placeholders and casts survive the number rule.
 # The tag group always takes part (it may be empty) so that \1 can close `$$...$$`.
 _PG_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*|)\$.*?\$\1\$", re.S)
 _PG_ESTRING = re.compile(r"(?<![\w])[eE]'(?:[^'\\]|\\.|'')*'", re.S)
 _PG_STRING = re.compile(r"'(?:[^']|'')*'", re.S)
-_PG_PLACEHOLDER = re.compile(r"\$(\d+)")
+# What the number rule turns into `$?`: a `$` before a number-like run.
+_PG_DOLLAR_NUMBER = re.compile(r"\$([0-9+-][0-9a-f.xb+-]*)")
 _PG_CAST = re.compile(r"\s*::\s*(\"[^\"]*\"|[A-Za-z_][\w.]*(?:\s*\[\])*)", _A)
-_PG_IDENT = re.compile(r'"[^"]*"')
 _PG_OL_COMMENT = re.compile(r"--[^'\"\r\n]*(?=[\r\n]|\Z)")
 # A protected token becomes one private-use character, which no normalisation rule touches.
 _PG_MARK_BASE = 0xF0000
@@ -143,10 +143,20 @@ def _special(query: str) -> str | None:
         return "percona-toolkit"
     if query.startswith("administrator command: "):
         return query
-    call = _CALL.match(query)
-    if call is not None:
-        return _ascii_lower(call.group(1))
+    if "(" in query and query.lstrip()[:4].lower() == "call":
+        call = _CALL.match(query)
+        if call is not None:
+            return _ascii_lower(call.group(1))
     return None
+
+
+def _first_insert_tuple(query: str) -> str:
+    """A multi-row INSERT/REPLACE cut to its first tuple (pt does it before anything else)."""
+    if query[:6].upper() == "INSERT" or query[:7].upper() == "REPLACE":
+        multi = _MULTI_INSERT.match(query)
+        if multi is not None:
+            return multi.group(1)
+    return query
 
 
 def _strip_comments(query: str) -> str:
@@ -175,9 +185,7 @@ def fingerprint(query: str) -> str:
     special = _special(query)
     if special is not None:
         return special
-    multi = _MULTI_INSERT.match(query)
-    if multi is not None:
-        query = multi.group(1)
+    query = _first_insert_tuple(query)
     query = _strip_comments(query)
     if _USE.match(query):
         return _USE.sub("use ?", query, count=1)
@@ -194,44 +202,40 @@ def pg_fingerprint(query: str) -> str:
     """The PostgreSQL variant of :func:`fingerprint`.
 
     Differences from the MySQL form, each because PostgreSQL's syntax differs: ``$1``
-    placeholders stay ``$1``; ``"quoted"`` names are identifiers and are kept (lowercased like
-    the rest); ``E'...'`` (backslash escapes) and ``$tag$...$tag$`` bodies are strings; ``'it''s'``
-    is one string; ``::type`` casts keep their type name (``::int4`` is not a number). Pure.
+    placeholders stay ``$1``; ``"quoted"`` names are identifiers, not strings (treated like
+    unquoted names: lowercased, digits abstracted as pt does for ``tbl1``); ``E'...'``
+    (backslash escapes) and ``$tag$...$tag$`` bodies are strings; ``'it''s'`` is one string;
+    ``::type`` casts keep their type name (``::int4`` is not a number); ``#`` is an operator,
+    not a comment. Pure.
     """
     special = _special(query)
     if special is not None:
         return special
-    multi = _MULTI_INSERT.match(query)
-    if multi is not None:
-        query = multi.group(1)
+    query = _first_insert_tuple(query)
     query = _strip_pg_comments(query)
     if "$" in query:
         query = _PG_DOLLAR.sub("?", query)
     if "'" in query:
         query = _PG_ESTRING.sub("?", query)
         query = _PG_STRING.sub("?", query)
-    # Protect what must not be abstracted: placeholders, casts and quoted identifiers.
-    protected: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if len(protected) >= 0xFFFD:
-            return token
-        # A cast is kept as `::type`, however it was spaced.
-        protected.append("::" + match.group(1) if match.re is _PG_CAST else token)
-        return chr(_PG_MARK_BASE + len(protected) - 1)
-
-    if "$" in query:
-        query = _PG_PLACEHOLDER.sub(keep, query)
+    casts: list[str] = []
     if "::" in query:
+        # Protected as one private-use character each, which no normalisation rule touches.
+        def keep(match: re.Match[str]) -> str:
+            casts.append("::" + match.group(1))  # however it was spaced
+            return chr(_PG_MARK_BASE + len(casts) - 1) if len(casts) < 0xFFFD else match[0]
+
         query = _PG_CAST.sub(keep, query)
-    if '"' in query:
-        query = _PG_IDENT.sub(keep, query)
+    numbered = _PG_DOLLAR_NUMBER.findall(query) if "$" in query else []
     query = _normalise(query)
-    if protected:
-        query = _PG_MARKS.sub(
-            lambda m: _ascii_lower(protected[ord(m.group(0)) - _PG_MARK_BASE]), query
-        )
+    if numbered:
+        # The number rule made each `$1` a `$?`, in order: put the placeholders' numbers back.
+        parts = query.split("$?")
+        if len(parts) == len(numbered) + 1:
+            restored = [f"${n}" if n.isdigit() else "$?" for n in numbered]
+            query = "".join(part + mark for part, mark in zip(parts, [*restored, ""], strict=True))
+    if casts:
+        query = _PG_MARKS.sub(lambda m: _ascii_lower(casts[ord(m.group(0)) - _PG_MARK_BASE]), query)
     return query
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.entries import EntryParser
 from processor.parsing.fingerprint import redact_pg
 from processor.parsing.log_line_prefix import compile_prefix
 from processor.parsing.options import ParsingSettings
@@ -25,25 +25,29 @@ PG_LONG_FIELDS = (
     "statement", "text", "detail", "hint", "context", "internal_query", "parameters", "plan"
 )  # fmt: skip
 _SECONDARY_BYTES = frozenset(s.encode() for s in SECONDARY_SEVERITIES)
-_CLIENT = re.compile(r"(?P<host>.*?)(?:\((?P<port>\d+)\))?$", re.S)
-_CLIENT_COLON = re.compile(r"(?P<host>.*?)(?::(?P<port>\d+))?$", re.S)
 
 
 def client_fields(record: Record, client: str | None, *, colon_port: bool = False) -> None:
     """``client`` as written plus its ``host`` and ``port``.
 
-    stderr's ``%r`` writes ``host(port)`` (``[local]`` for a Unix socket), csvlog writes
-    ``host:port``: ``colon_port`` selects the latter.
+    stderr's ``%r`` writes ``host(port)`` (``[local]`` for a Unix socket, IPv6 hosts contain
+    colons), csvlog writes ``host:port``: ``colon_port`` selects the latter.
     """
     if not client:
         return
     record["client"] = client
-    match = (_CLIENT_COLON if colon_port else _CLIENT).match(client)
-    if match is None:
-        return
-    set_if(record, "host", match["host"])
-    if match["port"] is not None:
-        record["port"] = int(match["port"])
+    if colon_port:
+        host, colon, port = client.rpartition(":")
+    elif client.endswith(")"):
+        host, colon, port = client[:-1].rpartition("(")
+    else:
+        host, colon, port = client, "", ""
+    if colon and port.isdigit():
+        record["port"] = int(port)
+    else:
+        host = client
+    if host:
+        record["host"] = host
 
 
 class PostgreSqlParser(EntryParser):

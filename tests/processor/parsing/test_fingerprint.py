@@ -95,8 +95,9 @@ def test_query_id_is_upper_case_md5_of_the_fingerprint() -> None:
         ),
         (
             'SELECT "Name", "t1" FROM "Tbl2" WHERE x = 5',
-            'select "name", "t1" from "tbl2" where x = ?',
+            'select "name", "t?" from "tbl?" where x = ?',
         ),
+        ("SELECT $1, $12, $1a FROM t WHERE a = $2", "select $1, $12, $? from t where a = $2"),
         ("SELECT 1 # 2 -- bitwise xor", "select ? # ? "),
         ("select * from t where a in (1, 2)", "select * from t where a in(?+)"),
     ],
