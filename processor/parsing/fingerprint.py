@@ -113,7 +113,7 @@ def _normalise(query: str) -> str:
     if "true" in folded or "false" in folded:
         query = _BOOLEAN.sub("?", query)
     query = _NUMBER.sub("?", query)
-    if "?" in query:
+    if "x?" in query or "b?" in query or ".?" in query or "+?" in query or "-?" in query:
         query = _NUMBER_PREFIX.sub("?", query)
     if query[:1].isspace():
         query = _LEADING_SPACE.sub("", query)
@@ -187,7 +187,7 @@ def fingerprint(query: str) -> str:
         return special
     query = _first_insert_tuple(query)
     query = _strip_comments(query)
-    if _USE.match(query):
+    if query[:4].lower() == "use " and _USE.match(query):
         return _USE.sub("use ?", query, count=1)
     if "\\" in query:
         query = _ESCAPED_QUOTE.sub("", query)

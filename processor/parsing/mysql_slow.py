@@ -186,7 +186,8 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        statement = m["stmt"]
+        (when, priv, user, host, ip, thread, pre, qt, lt, rs, rows_examined, rest, post, _, db,
+         set_ts, statement) = m.groups()  # fmt: skip
         head = statement[:4]
         if head[:1] == "#" or head.lower() == "use " or head == "SET ":
             return None  # preamble variants and admin commands: the general path decides
@@ -195,42 +196,38 @@ class MySqlSlowParser(EntryParser):
             statement = statement[:-1]
         if not statement or "\r" in statement:
             return None
-        db = m["db"]
         if db is not None:
             self._db = db
         message = text.rstrip("\r\n")
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
-        record = self._new_record(self._times.iso(m["time"]), offset, length, message)
-        user = m["user"] or m["priv"]
-        if user:
-            record["user"] = user
-        if m["host"]:
-            record["host"] = m["host"]
-        if m["ip"]:
-            record["ip"] = m["ip"]
-        if m["id"] is not None:
-            record["thread_id"] = int(m["id"])
+        record = self._new_record(self._times.iso(when), offset, length, message)
+        if user or priv:
+            record["user"] = user or priv
+        if host:
+            record["host"] = host
+        if ip:
+            record["ip"] = ip
+        if thread is not None:
+            record["thread_id"] = int(thread)
         # Same order as the general path, so a key written twice ends with the same value.
-        if m["pre"]:
-            for line in m["pre"].split("\n"):
+        if pre:
+            for line in pre.split("\n"):
                 self._key_values(record, line)
-        record["query_time_s"] = float(m["qt"])
-        record["lock_time_s"] = float(m["lt"])
-        record["rows_sent"] = int(m["rs"])
-        record["rows_examined"] = int(m["re"])
-        rest = m["rest"]
+        record["query_time_s"] = float(qt)
+        record["lock_time_s"] = float(lt)
+        record["rows_sent"] = int(rs)
+        record["rows_examined"] = int(rows_examined)
         if rest:
             extra = self._extra(rest)
             if extra is None:
                 self._key_values(record, rest)
             else:
                 record.update(extra)
-        if m["post"]:
-            for line in m["post"].split("\n"):
+        if post:
+            for line in post.split("\n"):
                 self._key_values(record, line)
-        set_ts = m["set"]
         if set_ts is not None and "start_time_us" not in record:
             record["start_time_us"] = int(set_ts) * 1_000_000
         if "database" not in record and self._db is not None:
