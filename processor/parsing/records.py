@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Self
@@ -47,7 +46,7 @@ class ParserCheckpoint:
     """
 
     offset: int
-    state: Mapping[str, str | int | float | None] = field(default_factory=dict)
+    state: CheckpointState = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"offset": self.offset, "state": dict(self.state)}, sort_keys=True)
