@@ -97,3 +97,19 @@ def test_masked_mariadb_test_output_parses_once_unmasked(corpus: Path) -> None:
     assert "CREATE USER u1 IDENTIFIED BY *****" in statements
     operations = {"QUERY", "CONNECT", "DISCONNECT", "FAILED_CONNECT", "CREATE", "WRITE", "READ"}
     assert {r["operation"] for r in records} >= operations | {"ALTER", "RENAME", "DROP"}
+
+
+def test_events_keep_their_own_time_in_any_order() -> None:
+    """Aurora writes four audit files at once, each not in time order: nothing here may assume
+    that time only moves forward (the processor sorts when it merges the files)."""
+    data = (
+        b"1703817812000000,a,root,localhost,1,2,QUERY,,'SELECT 2',0\n"
+        b"1703817810000000,a,root,localhost,1,1,QUERY,,'SELECT 1',0\n"
+        b"1703817811000000,a,root,localhost,1,3,QUERY,,'SELECT 3',0\n"
+    )
+    records = parse(AUDIT, data)
+    assert [r["_timestamp"] for r in records] == [
+        1703817812000000,
+        1703817810000000,
+        1703817811000000,
+    ]
