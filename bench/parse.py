@@ -284,6 +284,9 @@ def traced_peak_mb(log_type: LogType, path: Path, page_bytes: int) -> float:
 
 def print_table(results: list[Result]) -> None:
     by_log: dict[str, Result] = {r.log: r for r in results if r.tool == "aurora-logs parser"}
+    for result in results:
+        if result.entries is None:  # pgbadger prints no count: the file's entries are ours
+            result.entries = by_log[result.log].entries
     print(f"\n{'tool':<22}{'input':<16}{'MB':>8}{'s':>9}{'MB/s':>9}{'entries/s':>12}{'ours x':>9}")
     for result in results:
         mine = by_log[result.log]
