@@ -187,11 +187,12 @@ class EntryParser(Parser):
     def _consume(self, end: int, *, final: bool) -> list[Record]:
         buf = self._buf
         records: list[Record] = []
+        # Most pages are plain ASCII: decode them once, and entries are slices of the text
+        # whose character offsets are byte offsets (grammars may scan this text too).
+        region = buf[:end]
+        self._ascii = region.decode("ascii") if region.isascii() else None
         starts = self._boundaries(buf, self._scanned, end) if self._scanned < end else []
         self._scanned = end
-        # Most pages are plain ASCII: decode them once, and entries are slices of the text
-        # whose character offsets are byte offsets.
-        self._ascii = buf[:end].decode("ascii") if buf.isascii() else None
         seg = 0
         for start in starts:
             if start > seg:

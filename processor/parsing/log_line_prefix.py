@@ -62,6 +62,9 @@ class LinePattern:
     default_line: re.Pattern[str] | None
     # Both alternatives on bytes, up to the severity: finds entry starts in a buffer.
     boundary: re.Pattern[bytes]
+    # The same on text, each line matched whole (configured prefix: the groups of ``line``,
+    # the first line only; default prefix: groups suffixed ``_d``).
+    scan: re.Pattern[str]
 
     def match(self, line: str) -> re.Match[str] | None:
         """The match of ``line`` against the configured prefix, else the default one."""
@@ -106,11 +109,18 @@ def compile_prefix(prefix: str) -> LinePattern:
     body = f"(?P<severity>{SEVERITIES}):[ \t]*(?P<body>.*)"
     line = re.compile(_CLOUDWATCH + _render(prefix, "") + body, re.S)
     boundary = [f"{_render(prefix, '')}(?P<severity>{SEVERITIES}):"]
+    scan = [f"{_render(prefix, '')}(?P<severity>{SEVERITIES}):[ \t]*(?P<body>[^\n]*)"]
     default_line = None
     if prefix != DEFAULT_PREFIX:
         default_line = re.compile(_CLOUDWATCH + _render(DEFAULT_PREFIX, "") + body, re.S)
-        boundary.append(f"{_render(DEFAULT_PREFIX, '_d')}(?P<severity_d>{SEVERITIES}):")
+        default = f"{_render(DEFAULT_PREFIX, '_d')}(?P<severity_d>{SEVERITIES}):"
+        boundary.append(default)
+        scan.append(default)
     else:
         boundary.append("(?P<severity_d>(?!))")  # keeps the group for uniform lookups
+        scan.append("(?P<severity_d>(?!))")
     starts = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(boundary)})".encode(), re.M)
-    return LinePattern(prefix=prefix, line=line, default_line=default_line, boundary=starts)
+    scanner = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(scan)})", re.M)
+    return LinePattern(
+        prefix=prefix, line=line, default_line=default_line, boundary=starts, scan=scanner
+    )

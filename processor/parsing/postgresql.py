@@ -71,8 +71,12 @@ class PostgreSqlParser(EntryParser):
         names = set(self._pattern.line.groupindex)
         self._int_groups = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
         self._text_groups = tuple(g for g in _TEXT_GROUPS if g in names)
+        # First-line matches found while scanning an ASCII page, by absolute offset.
+        self._first_lines: dict[int, re.Match[str]] = {}
 
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
+        if self._ascii is not None:
+            return self._scan(self._ascii, pos, end)
         starts: list[int] = []
         for match in self._pattern.boundary.finditer(buf, pos, end):
             severity = match.group("severity")
@@ -85,13 +89,33 @@ class PostgreSqlParser(EntryParser):
             starts.append(match.start())
         return starts
 
+    def _scan(self, text: str, pos: int, end: int) -> list[int]:
+        """:meth:`_boundaries` on an ASCII page's text (same starts), keeping each entry's
+        first-line match so that parsing does not match the line a second time."""
+        starts: list[int] = []
+        first_lines = self._first_lines
+        base = self._base
+        for match in self._pattern.scan.finditer(text, pos, end):
+            severity = match.group("severity")
+            at = match.start()
+            if severity is None:
+                severity = match.group("severity_d")
+            elif not match.group("body").endswith("\r"):
+                first_lines[base + at] = match
+            if severity in SECONDARY_SEVERITIES and at > 0:
+                first_lines.pop(base + at, None)
+                continue
+            starts.append(at)
+        return starts
+
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
         entry = text.rstrip("\r\n")
         if "\r" in entry:
             entry = entry.replace("\r\n", "\n")
-        match = self._pattern.match
         newline = entry.find("\n")
-        first = match(entry if newline < 0 else entry[:newline])
+        first = self._first_lines.pop(offset, None)
+        if first is None:
+            first = self._pattern.match(entry if newline < 0 else entry[:newline])
         if first is None:
             if not entry.strip():
                 return []
@@ -154,7 +178,7 @@ class PostgreSqlParser(EntryParser):
 
 
 def _redact_line(match: re.Match[str], line: str) -> str:
-    start = match.start("body")
+    start = match.start("body") - match.start()  # the match may be on a whole page's text
     return line[:start] + redact_pg(line[start:])
 
 

@@ -90,6 +90,12 @@ def interpret(
 
 def _duration(record: Record, text: str) -> str | None:
     """Fields of a ``duration:`` message; returns its statement text, if any."""
+    # The most common shape, read without a regex: "duration: 1.234 ms  statement: SQL".
+    end = text.find(" ms  statement: ", 10)
+    if end > 0 and text[10:end].replace(".", "", 1).isdigit():
+        record["duration_ms"] = float(text[10:end])
+        record["statement_kind"] = "statement"
+        return text[end + 16 :]
     match = _DURATION.match(text)
     if match is None:
         set_if(record, "text", text)

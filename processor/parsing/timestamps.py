@@ -61,6 +61,7 @@ class Timestamps:
         self._zone = None if local_zone in ("UTC", "Etc/UTC", "GMT") else ZoneInfo(local_zone)
         self._midnights: dict[str, int] = {}
         self._minutes: dict[str, int | None] = {}
+        self._seconds: dict[str, int] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
         """UTC seconds at midnight of a date, cached by the date's spelling."""
@@ -91,6 +92,20 @@ class Timestamps:
 
     def iso(self, text: str) -> int | None:
         """``2019-03-24T14:01:47.811234Z``, ``...+08:00``, or with a space; no zone = local."""
+        # Whole-second timestamps (PostgreSQL's %t) repeat line after line: remember them.
+        whole = text[19:20] != "."
+        if whole:
+            known = self._seconds.get(text)
+            if known is not None:
+                return known
+        us = self._iso(text)
+        if whole and us is not None:
+            if len(self._seconds) >= _MAX_CACHE:
+                self._seconds.clear()
+            self._seconds[text] = us
+        return us
+
+    def _iso(self, text: str) -> int | None:
         try:
             if len(text) < 19 or text[16] != ":":
                 return None
