@@ -36,7 +36,6 @@ _DAS = re.compile(
 )
 _ERR55 = re.compile(r"(?P<ts>\d{6} +\d{1,2}:\d\d:\d\d) ?(?:\[(?P<prio>\w+)\] )?(?P<msg>.*)", re.S)
 _SOURCE_LOCATION = re.compile(r"\s?\((?P<loc>[\w.-]+\.(?:cc|c|h|ic|cpp):\d+)\)\s*$")
-_ANY_TS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d|\d{6} +\d{1,2}:\d\d:\d\d")
 _SEVERITIES = {
     "SYSTEM": "SYSTEM",
     "ERROR": "ERROR",
@@ -100,8 +99,3 @@ class MySqlErrorParser(EntryParser):
         record.update(fields)
         set_if(record, "text", body.strip())
         return [record]
-
-
-def starts_entry(line: str) -> bool:
-    """Whether ``line`` begins with an error-log timestamp (used by content sniffing)."""
-    return _ANY_TS.match(line) is not None
