@@ -22,6 +22,7 @@ import orjson
 
 from common.errors import ConfigurationError
 from common.settings import load_settings
+from processor.config import ProcessorSettings
 from processor.parsing.detect import detect_type, sniff_type
 from processor.parsing.factory import make_parser
 from processor.parsing.options import ParsingSettings
@@ -79,8 +80,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> ParsingSettings:
-    from processor.config import ProcessorSettings
-
     settings = load_settings(ProcessorSettings).parsing
     overrides: dict[str, object] = {}
     if args.log_line_prefix is not None:
