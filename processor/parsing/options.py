@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from common.settings import Section
+from processor.parsing.log_line_prefix import compile_prefix
 
 __all__ = ["RDS_LOG_LINE_PREFIX", "ParsingSettings"]
 
@@ -45,8 +46,5 @@ class ParsingSettings(Section):
     @field_validator("postgresql_log_line_prefix")
     @classmethod
     def _prefix_compiles(cls, value: str) -> str:
-        # Imported here: the compiler lives with the PostgreSQL grammar.
-        from processor.parsing.log_line_prefix import compile_prefix
-
         compile_prefix(value)
         return value
