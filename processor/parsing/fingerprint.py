@@ -21,6 +21,7 @@ import re
 
 __all__ = [
     "cached_fingerprint",
+    "digit_blind",
     "fingerprint",
     "pg_fingerprint",
     "query_id",
@@ -263,17 +264,36 @@ def redact_pg(text: str) -> str:
     return _RX_NUMBER.sub("?", text)
 
 
-# Statements repeat (the same ORM query thousands of times a minute): fingerprinting is the
-# costliest step of parsing a statement, so results are kept for recent statement texts.
+# Statements repeat (the same ORM query thousands of times a minute, with other ids):
+# fingerprinting is the costliest step of parsing a statement, so results are kept by the
+# statement's *digit-blind* text. Every digit a fingerprint sees ends up inside a `?` (the
+# number rule takes any digit, in names too), so two statements that differ only in their
+# digits have the same fingerprint. The rules that return digits verbatim are excluded:
+# comments (`/*!40001` marks mysqldump), CALL names, administrator commands, and in the
+# PostgreSQL variant `$n` placeholders and `::int4` casts.
 _CACHE_ENTRIES = 8192
 _cache: dict[tuple[str, bool], tuple[str, str]] = {}
 # Different statements share a fingerprint far more often: its ID is kept too.
 _ids: dict[str, str] = {}
+_DIGITS_BLIND = str.maketrans("123456789", "000000000")
+
+
+def digit_blind(statement: str, *, postgresql: bool = False) -> str:
+    """The cache key of ``statement``: its digits as ``0`` when that cannot change its
+    fingerprint, else the statement itself."""
+    if (
+        "/*" in statement
+        or statement.startswith("administrator command: ")
+        or statement.lstrip()[:4].lower() == "call"
+        or (postgresql and ("$" in statement or "::" in statement))
+    ):
+        return statement
+    return statement.translate(_DIGITS_BLIND)
 
 
 def cached_fingerprint(statement: str, *, postgresql: bool = False) -> tuple[str, str]:
-    """``(fingerprint, query_id)`` of ``statement``, memoised for recently seen texts."""
-    key = (statement, postgresql)
+    """``(fingerprint, query_id)`` of ``statement``, memoised for recently seen shapes."""
+    key = (digit_blind(statement, postgresql=postgresql), postgresql)
     hit = _cache.get(key)
     if hit is None:
         fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)

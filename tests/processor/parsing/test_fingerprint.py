@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from processor.parsing.fingerprint import (
     cached_fingerprint,
+    digit_blind,
     fingerprint,
     pg_fingerprint,
     query_id,
@@ -124,6 +125,25 @@ def test_cached_fingerprint_equals_uncached() -> None:
     for query, expected in PT_FINGERPRINTS:
         assert cached_fingerprint(query) == (expected, query_id(expected))
         assert cached_fingerprint(query) == (expected, query_id(expected))
+
+
+SQLISH = st.text(
+    alphabet=st.sampled_from(list("0123456789abcefxINSERTselctfromwhv_.+-,()'\"`$:#/*! \n\t;")),
+    max_size=80,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(SQLISH, st.text(alphabet="0123456789", min_size=1))
+def test_statements_differing_in_digits_share_a_cache_key_only_when_safe(
+    query: str, digits: str
+) -> None:
+    """The cache serves one fingerprint to every statement with the same digit-blind key:
+    that must be the fingerprint each would get on its own."""
+    other = query.translate(str.maketrans("0123456789", (digits * 10)[:10]))
+    for postgresql, normalise in ((False, fingerprint), (True, pg_fingerprint)):
+        if digit_blind(query, postgresql=postgresql) == digit_blind(other, postgresql=postgresql):
+            assert normalise(query) == normalise(other)
 
 
 @settings(max_examples=200, deadline=None)
