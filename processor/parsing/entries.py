@@ -38,6 +38,7 @@ __all__ = [
     "cap_utf8",
     "clean_text",
     "decode",
+    "entry_text",
     "set_if",
     "without_rds_marker",
 ]
@@ -264,7 +265,7 @@ class EntryParser(Parser):
 
     def _error_record(self, text: str, offset: int, length: int) -> Record:
         """The record of text that fits no grammar: raw text, best-effort time."""
-        record = self._new_record(None, offset, length, text.rstrip("\r\n"))
+        record = self._new_record(None, offset, length, entry_text(text))
         record["parse_error"] = True
         return record
 
@@ -300,6 +301,12 @@ class EntryParser(Parser):
             if replaced:
                 record["invalid_utf8"] = True
         return record
+
+
+def entry_text(text: str) -> str:
+    """An entry's text as ``message`` shows it: no final line end, CRLF line ends as LF."""
+    text = text.rstrip("\r\n")
+    return text.replace("\r\n", "\n") if "\r" in text else text
 
 
 def without_rds_marker(text: str) -> str:

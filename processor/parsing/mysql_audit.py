@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.entries import EntryParser, entry_text, set_if
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.records import Record
 
@@ -50,7 +50,7 @@ class MySqlAuditParser(EntryParser):
         return [m.start() for m in _START.finditer(buf, pos, end)]
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
-        entry = text.rstrip("\r\n")
+        entry = entry_text(text)
         if not entry.strip():
             return []
         record = self._event(entry, offset, length)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if
+from processor.parsing.entries import EntryParser, entry_text, set_if
 from processor.parsing.fingerprint import redact
 from processor.parsing.records import Record
 
@@ -56,9 +56,7 @@ class MySqlErrorParser(EntryParser):
         return [m.start() for m in _START.finditer(buf, pos, end)]
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
-        entry = text.rstrip("\r\n")
-        if "\r" in entry:
-            entry = entry.replace("\r\n", "\n")
+        entry = entry_text(text)
         if not entry.strip():
             return []
         times = self._times

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if, without_rds_marker
+from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.records import CheckpointState, Record
 
@@ -66,9 +66,7 @@ class MySqlGeneralParser(EntryParser):
         return starts
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
-        entry = text.rstrip("\r\n")
-        if "\r" in entry:
-            entry = entry.replace("\r\n", "\n")
+        entry = entry_text(text)
         if not entry.strip():
             return []
         m = _ENTRY.match(entry)

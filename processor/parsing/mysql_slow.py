@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, set_if, without_rds_marker
+from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.records import CheckpointState, Record
 
@@ -319,11 +319,11 @@ class MySqlSlowParser(EntryParser):
         if set_ts_us is not None and "start_time_us" not in fields:
             fields["start_time_us"] = set_ts_us
 
-        message = text.rstrip("\r\n")
+        message = entry_text(text)
         if self._settings.redact_literals:
             head = "\n".join(lines[:i])
             body = redact("\n".join(lines[i:]))
-            message = f"{head}\n{body}".rstrip("\r\n") if head else body
+            message = entry_text(f"{head}\n{body}" if head else body)
         record = self._new_record(ts_us, offset, length, message)
         record.update(fields)
         if statement.startswith(_ADMIN[2:]):

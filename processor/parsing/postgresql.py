@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser
+from processor.parsing.entries import EntryParser, entry_text
 from processor.parsing.fingerprint import redact_pg
 from processor.parsing.log_line_prefix import compile_prefix
 from processor.parsing.options import ParsingSettings
@@ -109,9 +109,7 @@ class PostgreSqlParser(EntryParser):
         return starts
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
-        entry = text.rstrip("\r\n")
-        if "\r" in entry:
-            entry = entry.replace("\r\n", "\n")
+        entry = entry_text(text)
         newline = entry.find("\n")
         first = self._first_lines.pop(offset, None)
         if first is None:

@@ -320,6 +320,7 @@ def test_crlf_line_ends() -> None:
     assert record["statement"] == plain["statement"]
     assert record["_timestamp"] == plain["_timestamp"]
     assert record["database"] == "shop"
+    assert record["message"] == plain["message"], "CRLF line ends are shown as LF"
     assert record["length"] == plain["length"] + ENTRY_57.count(b"\n")
 
 
