@@ -369,3 +369,102 @@ async def test_kill_nine_mid_file_then_restart_loses_nothing(
                     process.kill()
                     process.wait()
         fleet.close()
+
+
+def _metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(name, labels)
+    return value or 0.0
+
+
+async def test_every_failure_at_once_and_the_accounting_is_exact(
+    deployment: Deployment, live_fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """RDS faults on the read side, OpenObserve faults on the ship side:
+    delivered + dead-lettered = written, each fallback and rejection counted."""
+    from simulator import BinaryData, Gap, Overlap, Throttle, Truncate
+
+    fleet = live_fleet
+    try:
+        profile = LogProfile.realistic(AURORA_MYSQL_3, 3_000_000)
+        instance = fleet.add_cluster(
+            ident("faulty"), AURORA_MYSQL_3, instances=1, profile=profile
+        ).writer
+        fleet.advance(60)
+        # One fault per log, each firing a known number of times: deterministic, and together
+        # they cover every read-side failure.
+        for fault in (
+            Gap(file="slowquery", lines=3, count=1),
+            Truncate(file="general", count=1),
+            BinaryData(file="error", count=1),
+            Overlap(file="audit", lines=2),
+            Throttle(action="DownloadDBLogFilePortion", count=2),
+        ):
+            fleet.faults.add(fault.model_copy(update={"instance": instance}))
+        # OpenObserve: a 503 burst, then one refused record type, then credentials refused
+        # for a while (the shipper halts, the test fixes the "deployment", it resumes).
+        await deployment.faults(
+            {
+                "fail_next": {"count": 4, "status": 503},
+                "record_failure": {"field": "severity", "value": "WARNING"},
+            }
+        )
+        tracked = await _announce(deployment, fleet, [instance])
+        expected = _expected(fleet, tracked)[instance]
+        fallbacks_before = sum(
+            _metric("aurora_processor_source_fallbacks_total", reason=reason)
+            for reason in ("gap", "truncated", "binary_data", "unverified")
+        )
+        lifecycle = Lifecycle(liveness=Liveness(60), readiness=Readiness(2))
+        task = asyncio.create_task(run_processor(deployment.settings, lifecycle))
+        dead: list[dict[str, object]] = []
+        try:
+            consumer = make_consumer(
+                deployment.settings.kafka,
+                deployment.settings.kafka.dead_letter_topic,
+                group_id=f"dlq-reader-{uuid.uuid4().hex}",
+            )
+            await consumer.start()
+            try:
+
+                async def accounted() -> bool:
+                    batches = await consumer.getmany(timeout_ms=100)
+                    dead.extend(
+                        json.loads(record.value or b"{}")
+                        for records in batches.values()
+                        for record in records
+                    )
+                    delivered = set((await _delivered(deployment, [instance]))[instance])
+                    rejected = {str(letter["source"]["record_id"]) for letter in dead}  # type: ignore[index]
+                    return expected <= delivered | rejected
+
+                await eventually(accounted, timeout_s=180, interval_s=0.5, message="unaccounted")
+            finally:
+                await consumer.stop()
+        finally:
+            lifecycle.stopping.set()
+            await asyncio.wait_for(task, timeout=60)
+            await deployment.faults({"fail_next": None, "record_failure": None})
+        delivered = (await _delivered(deployment, [instance]))[instance]
+        rejected = [str(letter["source"]["record_id"]) for letter in dead]  # type: ignore[index]
+        assert rejected, "the refused record type should have been dead-lettered"
+        assert {letter["reason"] for letter in dead} == {"cast_failed"}
+        assert set(delivered).isdisjoint(rejected)
+        assert set(delivered) | set(rejected) >= expected
+        assert len(delivered) == len(set(delivered)), "no crash here: nothing may be doubled"
+        fallbacks = sum(
+            _metric("aurora_processor_source_fallbacks_total", reason=reason)
+            for reason in ("gap", "truncated", "binary_data", "unverified")
+        )
+        assert fallbacks > fallbacks_before
+        assert _metric("aurora_processor_sink_retries_total", reason="http_503") >= 4
+        throttled = [
+            r for r in fleet.requests.records(instance=instance) if r.outcome == "throttled"
+        ]
+        assert throttled, "the throttle fault never fired"
+        assert _metric("aurora_rds_throttles_total", operation="DownloadDBLogFilePortion") > 0, (
+            throttled
+        )
+    finally:
+        fleet.close()
