@@ -30,7 +30,7 @@ from common.tracking import Observation, TrackedFile, TrackingTable
 from processor.config import ProcessorSettings
 from processor.pipeline import run_processor
 from processor.records import record_id
-from simulator import AURORA_MYSQL_3, AURORA_POSTGRESQL, Fleet, LogProfile, SimClock
+from simulator import AURORA_MYSQL_3, AURORA_POSTGRESQL, Fleet, LogProfile, Rate, SimClock
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -466,5 +466,53 @@ async def test_every_failure_at_once_and_the_accounting_is_exact(
         assert _metric("aurora_rds_throttles_total", operation="DownloadDBLogFilePortion") > 0, (
             throttled
         )
+    finally:
+        fleet.close()
+
+
+async def test_refused_credentials_halt_the_sink_until_fixed(
+    deployment: Deployment, live_fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """401 from OpenObserve: nothing is acknowledged, /readyz says why, and delivery resumes
+    by itself once the credentials work again."""
+    fleet = live_fleet
+    try:
+        profile = LogProfile(rates={"slowquery": Rate(entries_per_s=5)})
+        instance = fleet.add_cluster(
+            ident("halt"), AURORA_MYSQL_3, instances=1, profile=profile
+        ).writer
+        fleet.advance(60)
+        await deployment.faults({"fail_next": {"count": 1000, "status": 401}})
+        tracked = await _announce(deployment, fleet, [instance])
+        expected = _expected(fleet, tracked)[instance]
+        settings = load_settings(
+            ProcessorSettings,
+            {**deployment.env, "AURORA_PROCESSOR__HALTED_RETRY_INTERVAL_S": "0.2"},
+        )
+        lifecycle = Lifecycle(liveness=Liveness(60), readiness=Readiness(2))
+        task = asyncio.create_task(run_processor(settings, lifecycle))
+        try:
+
+            async def halted() -> bool:
+                ready, checks = await lifecycle.readiness.evaluate()
+                return not ready and "halted" in checks.get("sink", "")
+
+            await eventually(halted, timeout_s=60, message="the sink never reported the halt")
+            assert _metric("aurora_processor_sink_halted") == 1
+            assert await deployment.count("aurora_mysql_slow", instance) == 0
+            await deployment.faults({"fail_next": None})
+
+            async def delivered() -> bool:
+                return await deployment.count("aurora_mysql_slow", instance) >= len(expected)
+
+            await eventually(delivered, timeout_s=60, message="delivery did not resume")
+            assert _metric("aurora_processor_sink_halted") == 0
+        finally:
+            lifecycle.stopping.set()
+            await asyncio.wait_for(task, timeout=60)
+            await deployment.faults({"fail_next": None})
+        found = (await _delivered(deployment, [instance]))[instance]
+        assert set(found) == expected
+        assert len(found) == len(set(found))
     finally:
         fleet.close()
