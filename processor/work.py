@@ -305,14 +305,15 @@ class FileWork:
             return
         ticket.add(len(records))
         streams: dict[str, str] = {}
-        submit = self._batcher.submit
+        documents = []
         for record in records:
             log_type = record["log_type"]
             stream = streams.get(log_type)
             if stream is None:
                 stream = streams[log_type] = self._streams.for_log_type(str(log_type))
             rid, body = context.finish(record)
-            await submit(Document(stream, rid, body, ticket))
+            documents.append(Document(stream, rid, body, ticket))
+        await self._batcher.submit_all(documents)
         RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
 
 
