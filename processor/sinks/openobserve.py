@@ -12,13 +12,13 @@ Per-document refusals (records older than ``ZO_INGEST_ALLOWED_UPTO``, type casts
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import orjson
+from isal import igzip
 
 from common.errors import AccessDeniedError, NotFoundError, PermanentError, UnavailableError
 from common.settings import OpenObserveSettings
@@ -80,7 +80,7 @@ class OpenObserveSink:
             prefix + document.record_id.encode() + b'"}}\n' + document.body + b"\n"
             for document in documents
         )
-        return gzip.compress(body, compresslevel=1)
+        return igzip.compress(body, compresslevel=1)
 
     async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
         # zlib releases the GIL: compressing in a worker thread runs beside the parser on
