@@ -86,7 +86,8 @@ class KafkaSettings(Section):
     topic_replication_factor: int = Field(default=1, ge=1)
     # Consumer group behaviour (processor).
     consumer_group: str = "aurora-processor"
-    session_timeout_s: float = Field(default=45.0, gt=0)
+    # Shorter than the pod's grace period and longer than a drain (validated by the processor).
+    session_timeout_s: float = Field(default=25.0, gt=0)
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
     max_poll_interval_s: float = Field(default=300.0, gt=0)
 

@@ -63,10 +63,17 @@ _deserializer = TypeDeserializer()
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """How far the processor has durably delivered a file's records."""
+    """How far the processor has durably delivered a file's records.
+
+    ``offset``: every byte before it is delivered (the parser's final offset). ``marker``: an
+    RDS portion marker known to point at byte ``marker_offset`` (a page boundary at or before
+    ``offset``); markers are opaque, so a reader resumes at the marker and skips to ``offset``.
+    ``parser_state``: the parser's carry-over context for resuming at ``offset``.
+    """
 
     offset: int = 0
     marker: str | None = None
+    marker_offset: int = 0
     parser_state: str = ""
     version: int = 0
     updated_at_ms: int = 0
@@ -138,6 +145,7 @@ def _to_item(file: TrackedFile) -> dict[str, Any]:
     checkpoint = file.checkpoint
     item.update(
         ckpt_offset=checkpoint.offset,
+        ckpt_marker_offset=checkpoint.marker_offset,
         ckpt_parser_state=checkpoint.parser_state,
         ckpt_version=checkpoint.version,
         ckpt_at_ms=checkpoint.updated_at_ms,
@@ -179,6 +187,7 @@ def _from_item(raw: dict[str, Any]) -> TrackedFile:
     checkpoint = Checkpoint(
         offset=integer("ckpt_offset"),
         marker=str(marker) if marker is not None else None,
+        marker_offset=integer("ckpt_marker_offset"),
         parser_state=str(item.get("ckpt_parser_state", "")),
         version=integer("ckpt_version"),
         updated_at_ms=integer("ckpt_at_ms"),
@@ -426,13 +435,15 @@ class TrackingTable:
         saved = replace(new, version=previous.version + 1, updated_at_ms=_now_ms())
         values: dict[str, Any] = {
             ":offset": saved.offset,
+            ":marker_offset": saved.marker_offset,
             ":state": saved.parser_state,
             ":next": saved.version,
             ":at": saved.updated_at_ms,
             ":expected": previous.version,
         }
         expression = (
-            "SET ckpt_offset = :offset, ckpt_parser_state = :state, "
+            "SET ckpt_offset = :offset, ckpt_marker_offset = :marker_offset, "
+            "ckpt_parser_state = :state, "
             "ckpt_version = :next, ckpt_at_ms = :at"
         )
         if saved.marker is not None:

@@ -82,7 +82,10 @@ async def test_checkpoints_and_observations_do_not_overwrite_each_other(
 ) -> None:
     file = await table.create(_file(size=1000))
     checkpoint = await table.save_checkpoint(
-        "orders-1", file.identity, file.checkpoint, Checkpoint(offset=600, marker="3:600")
+        "orders-1",
+        file.identity,
+        file.checkpoint,
+        Checkpoint(offset=600, marker="3:512", marker_offset=512),
     )
     assert checkpoint.version == 1
     # Discovery writes from its (older) read of the item: the checkpoint survives.
@@ -90,7 +93,8 @@ async def test_checkpoints_and_observations_do_not_overwrite_each_other(
     stored = await table.get("orders-1", file.identity)
     assert stored is not None
     assert stored.checkpoint.offset == 600
-    assert stored.checkpoint.marker == "3:600"
+    assert stored.checkpoint.marker == "3:512"
+    assert stored.checkpoint.marker_offset == 512
     assert stored.observation.seen_size == 1500
     assert stored.observation.status == "rotated"
     assert stored.unread_bytes == 900

@@ -1,0 +1,1 @@
+"""Contract test servers that stand in for services our tests cannot run."""
