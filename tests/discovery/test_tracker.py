@@ -3,8 +3,7 @@ confirmation, renames, loss accounting, fencing and concurrent generation creati
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -15,8 +14,8 @@ from discovery import metrics
 from discovery.identity import Entry, Listing, NameRules, Plan, reconcile
 from discovery.instance_files import InstanceFiles
 from discovery.inventory import AuroraInstance
-from discovery.publisher import Outgoing
 from discovery.tracker import Tracker
+from tests.discovery.doubles import RecordingPublisher
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +24,6 @@ SLOW = "slowquery/mysql-slowquery.log"
 PG = "error/postgresql.log"
 T0 = 1_767_225_600_000
 INSTANCE = AuroraInstance("orders-1", "orders", "aurora-mysql", "8.0.mysql_aurora.3.05.2")
-
-
-@dataclass
-class RecordingPublisher:
-    """Records what would go to Kafka; ``refuse`` makes the next publish unconfirmed."""
-
-    sent: list[Outgoing] = field(default_factory=list)
-    refuse: bool = False
-
-    async def publish(self, outgoing: Sequence[Outgoing]) -> list[bool]:
-        if self.refuse:
-            return [False] * len(outgoing)
-        self.sent.extend(outgoing)
-        return [True] * len(outgoing)
 
 
 @pytest.fixture

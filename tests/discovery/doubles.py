@@ -1,0 +1,60 @@
+"""Test doubles for discovery's own interfaces (never for AWS: that is moto and the simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from discovery.ownership import DropReason, OwnedInstance
+from discovery.publisher import Outgoing
+
+
+@dataclass
+class RecordingPublisher:
+    """Records what would go to Kafka; ``refuse`` makes publishes unconfirmed."""
+
+    sent: list[Outgoing] = field(default_factory=list)
+    refuse: bool = False
+
+    async def publish(self, outgoing: Sequence[Outgoing]) -> list[bool]:
+        if self.refuse:
+            return [False] * len(outgoing)
+        self.sent.extend(outgoing)
+        return [True] * len(outgoing)
+
+
+@dataclass
+class RecordingListener:
+    """Records ownership changes; ``polling`` names instances to report as mid-poll."""
+
+    acquired_ids: list[str] = field(default_factory=list)
+    renewed_ids: list[str] = field(default_factory=list)
+    dropped_ids: list[tuple[str, DropReason]] = field(default_factory=list)
+    polling: set[str] = field(default_factory=set)
+
+    def acquired(self, owned: OwnedInstance) -> None:
+        self.acquired_ids.append(owned.instance_id)
+
+    def renewed(self, owned: OwnedInstance) -> None:
+        self.renewed_ids.append(owned.instance_id)
+
+    def dropped(self, owned: OwnedInstance, reason: DropReason) -> None:
+        self.dropped_ids.append((owned.instance_id, reason))
+
+    def is_polling(self, instance_id: str) -> bool:
+        return instance_id in self.polling
+
+
+async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, checking every few milliseconds; fail after
+    ``timeout_s``. For conditions that no event announces (another task's state)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    for _ in itertools.count():
+        if condition():
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(0.005)
