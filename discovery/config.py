@@ -65,9 +65,11 @@ class DiscoveryConfig(Section):
     poll_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     # A listing without FileLastWritten finds deletions of files nobody writes any more.
     full_listing_interval_s: float = Field(default=3600.0, gt=0)
-    # LastWritten is coarse (AWS's examples are multiples of 300 s): incremental listings ask
-    # for files written since the newest LastWritten seen minus this margin.
-    last_written_margin_s: float = Field(default=600.0, ge=0)
+    # Incremental listings ask for files written since the newest LastWritten seen minus this
+    # margin. It must exceed LastWritten's coarseness (AWS's examples are multiples of 300 s);
+    # one rotation period keeps recently quiet active files in view, so their hourly rotation
+    # is seen without a second, full listing. It costs bytes in the answer, not calls.
+    last_written_margin_s: float = Field(default=3600.0, ge=0)
     # MaxRecords of DescribeDBLogFiles; None leaves AWS's default page size.
     listing_page_size: int | None = Field(default=None, ge=20)
     # Share of the account's RDS budget (rds.budget_rate_per_s) discovery paces itself to,

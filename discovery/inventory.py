@@ -113,12 +113,14 @@ class FleetDescriber:
         engines: Sequence[Engine],
         cluster_filter: ClusterFilter,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        on_call: Callable[[], None] = lambda: None,
     ) -> None:
         self._rds = rds
         self._caller = caller
         self._engines = list(engines)
         self._filter = cluster_filter
         self._clock_ms = clock_ms
+        self._on_call = on_call
 
     async def describe(self) -> Fleet:
         """Every member instance of every admitted cluster. Raises on any RDS error (the
@@ -139,6 +141,7 @@ class FleetDescriber:
         return fleet
 
     async def _call(self, operation: str, request: Callable[[], Awaitable[Any]]) -> Any:
+        self._on_call()  # charged to discovery's share like the polls' calls
         return await self._caller.call(operation, request)
 
     async def _clusters(self) -> dict[str, dict[str, bool]]:

@@ -9,11 +9,16 @@ are spread over ``min_poll_interval_s``, so polls never fall on the same instant
 
 Polls are handed out in due order (earliest deadline first), at most as fast as the
 :class:`CallPacer` allows: a local GCRA on RDS calls at this replica's share of the account
-budget. When the share cannot cover every instance at ``max_poll_interval_s``, every instance
-is late by about the same amount (deadline order is starvation-free) and busy instances get no
-extra polls; when it can, the spare calls go to the busy ones. The shared budget in Valkey
-(:mod:`common.ratelimit`) remains the hard limit; the pacer keeps discovery to its share so the
-processor's downloads are not starved.
+budget. The shared budget in Valkey (:mod:`common.ratelimit`) remains the hard limit; the pacer
+keeps discovery to its share so the processor's downloads are not starved.
+
+When the pace cannot cover every instance at its interval, deadline order makes every poll late
+by about the same amount ``L``, so an instance's gap between polls is its interval plus ``L``
+(starvation-free): the longest gap stays close to the mean gap, the best any schedule could do
+(``instances x calls per poll / pace``; see ``bench/discovery.py``), and busy instances keep
+only a small edge.
+(A common floor on the intervals, max-min fair, was tried in the benchmark: it adds variance
+and made the longest gap worse.)
 
 Each instance also gets a listing without ``FileLastWritten`` (a *full* listing, which finds
 deletions) on its first poll and then every ``full_listing_interval_s`` (jittered likewise).

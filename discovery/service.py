@@ -164,6 +164,7 @@ async def _run(settings: DiscoverySettings, lifecycle: Lifecycle, stack: AsyncEx
             caller,
             engines=config.engines,
             cluster_filter=ClusterFilter.from_config(config),
+            on_call=lambda: scheduler.pacer.spend(1, loop.time()),
         ),
         key_prefix=prefix,
         interval_s=config.inventory_interval_s,
