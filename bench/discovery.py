@@ -136,8 +136,8 @@ def simulate(scenario: Scenario, config: DiscoveryConfig, *, seed: int = 7) -> R
                 inventory_after_warmup += inventory_calls
             next_inventory += config.inventory_interval_s
         while finishing and finishing[0][0] <= now:
-            end, _seq, ticket, calls, changed, full = heapq.heappop(finishing)
-            scheduler.done(ticket, end, changed=changed, calls=calls, full=full)
+            end, _seq, finished, calls, changed, full = heapq.heappop(finishing)
+            scheduler.done(finished, end, changed=changed, calls=calls, full=full)
         while len(finishing) < config.poll_concurrency:
             ticket = scheduler.take(now)
             if ticket is None:
