@@ -186,8 +186,11 @@ async def _run(settings: DiscoverySettings, lifecycle: Lifecycle, stack: AsyncEx
     try:
         await _supervise(loops, lifecycle.stopping)
     finally:
-        drain_s = max(0.5, settings.service.shutdown_deadline_s - _STOP_RESERVE_S)
-        cancelled = await dispatcher.drain(drain_s)
+        # Cancelled by the runner (deadline passed, second signal): no more time to drain.
+        task = asyncio.current_task()
+        cut_short = task is not None and task.cancelling() > 0
+        drain_s = 0.0 if cut_short else settings.service.shutdown_deadline_s - _STOP_RESERVE_S
+        cancelled = await dispatcher.drain(max(0.0, drain_s))
         for task in loops:
             task.cancel()
         await asyncio.wait(loops)
