@@ -254,10 +254,12 @@ class Moved:
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """A series file was superseded by a newer one: it will not grow any more."""
+    """A series file was superseded by a newer one: it will not grow any more. ``entry`` is
+    set when it also grew since last seen (one change per generation and listing)."""
 
     identity: str
     status: LiveStatus
+    entry: Entry | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ Change = Born | Grew | Moved | StatusChanged | Gone
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything that changed, at most one change per known generation."""
+    """Everything that changed: at most one change per known generation."""
 
     changes: tuple[Change, ...]
 
@@ -568,12 +570,23 @@ def _reconcile_series(family: _Family) -> NeedsFullListing | None:
         previous = family.held.get(name)
         if previous is None or previous.known.identity in truncated:
             family.changes.append(Born(seen.entry, status))
+    grown = {
+        change.identity: index
+        for index, change in enumerate(family.changes)
+        if isinstance(change, Grew)
+    }
     for name, item in sorted(family.held.items()):
+        identity = item.known.identity
         if (
             name != newest
             and item.known.status == "active"
             and name in live
-            and item.known.identity not in truncated
+            and identity not in truncated
         ):
-            family.changes.append(StatusChanged(item.known.identity, "rotated"))
+            if identity in grown:
+                growth = family.changes[grown[identity]]
+                assert isinstance(growth, Grew)
+                family.changes[grown[identity]] = StatusChanged(identity, "rotated", growth.entry)
+            else:
+                family.changes.append(StatusChanged(identity, "rotated"))
     return None

@@ -163,8 +163,11 @@ class InstanceFiles:
                 )
                 writes.append(Update(file, observation, "moved"))
             elif isinstance(change, StatusChanged):
+                seen = file.observation
+                if change.entry is not None:
+                    seen = self._seen(file, change.entry, now_ms)
                 observation = replace(
-                    file.observation,
+                    seen,
                     status=change.status,
                     fence=self.fence,
                     expires_at_s=self._expiry_s(now_ms),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import aioboto3
 import pytest
@@ -13,6 +14,11 @@ from common.clients.aws import AwsClients
 from common.clients.valkey import make_valkey
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import AwsSettings, RdsSettings, ValkeySettings
+from common.tracking import TrackingTable
+
+if TYPE_CHECKING:
+    from simulator.client import SimulatorControl
+    from simulator.fleet import Fleet
 
 
 @pytest.fixture
@@ -47,3 +53,52 @@ def caller(valkey: redis.Redis, key_prefix: str) -> RdsCaller:
         key=f"{key_prefix}rds-budget",
     )
     return RdsCaller(budget)
+
+
+@pytest.fixture(scope="session")
+def simulator_control(moto_url: str) -> Iterator[SimulatorControl]:
+    from simulator.client import SimulatorControl
+
+    control = SimulatorControl(moto_url)
+    yield control
+    control.close()
+
+
+@pytest.fixture
+def fleet(moto_url: str, simulator_control: SimulatorControl) -> Iterator[Fleet]:
+    """A simulated Aurora fleet on a simulated clock; faults and the request log reset."""
+    from simulator.clock import SimClock
+    from simulator.fleet import Fleet
+
+    simulator_control.reset()
+    fleet = Fleet(moto_url, clock=SimClock(), seed=uuid.uuid4().hex)
+    yield fleet
+    fleet.close()
+    simulator_control.reset()
+
+
+@pytest.fixture
+def ident() -> Callable[[str], str]:
+    """RDS identifiers no other test uses (a letter first, letters, digits, single hyphens)."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def table(
+    aws_clients: AwsClients, unique_name: Callable[[str], str]
+) -> AsyncIterator[TrackingTable]:
+    async with aws_clients.dynamodb() as dynamodb:
+        tracking = TrackingTable(dynamodb, unique_name("tracking"), item_ttl_s=3600)
+        await tracking.ensure_table()
+        yield tracking
+
+
+def replica_clients(moto_url: str, access_key_id: str) -> AwsClients:
+    """AWS clients of one replica, signing with its own key so the request log tells them
+    apart."""
+    session = aioboto3.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key="replica-secret",
+        region_name="us-east-1",
+    )
+    return AwsClients(AwsSettings(endpoint_url=moto_url, max_attempts=1), session=session)

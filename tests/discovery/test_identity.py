@@ -300,10 +300,11 @@ def test_postgresql_new_name_supersedes_the_previous_file() -> None:
     tail = e(f"{PG}.2026-01-01-0000", 520, T0 + HOUR)
     new = e(f"{PG}.2026-01-01-0100", 40, T0 + HOUR + 60_000)
     assert plan(known, [tail, new], since=T0 + 50 * 60_000) == {
-        Grew("p1@1", tail),
-        StatusChanged("p1@1", "rotated"),
+        StatusChanged("p1@1", "rotated", tail),
         Born(new, "active"),
     }
+    quiet = e(f"{PG}.2026-01-01-0000", 500, T0 + 59 * 60_000)
+    assert plan(known, [quiet, new]) == {StatusChanged("p1@1", "rotated"), Born(new, "active")}
 
 
 def test_csv_twin_is_its_own_series() -> None:

@@ -36,7 +36,7 @@ from discovery.identity import (
     listing_since,
     reconcile,
 )
-from discovery.instance_files import Create, InstanceFiles, Retire, Update
+from discovery.instance_files import Create, InstanceFiles, Update
 from discovery.inventory import AuroraInstance
 
 RULES = NameRules(frozenset({"error", "slowquery", "general", "audit", "postgresql"}))
@@ -180,16 +180,26 @@ class Discovery:
             else:
                 assert isinstance(change, StatusChanged)
                 assert self.bound[change.identity] in live_blobs
+        changed = [c.identity for c in plan.changes if not isinstance(c, Born)]
+        assert len(changed) == len(set(changed)), f"two changes for one generation: {plan}"
+        # Applied as DynamoDB would: conditional on the version the write was based on.
         for write in self.files.writes_for(plan, self.disk.now):
             if isinstance(write, Create):
+                assert write.file.identity not in self.bound, "a generation created twice"
                 self.bound[write.file.identity] = self.blob_at(write.name)
-                self.files.store(write.file)
-            elif isinstance(write, Update):
-                self.files.store(replace(write.file, observation=write.observation))
-            else:
-                assert isinstance(write, Retire)
-                observation = self.files.retired(write.file, self.disk.now)
-                self.files.store(replace(write.file, observation=observation))
+                self.files.store(
+                    replace(write.file, observation=replace(write.file.observation, version=1))
+                )
+                continue
+            current = self.files.get(write.file.identity)
+            assert current == write.file, f"{write} is based on a stale version"
+            observation = (
+                write.observation
+                if isinstance(write, Update)
+                else self.files.retired(write.file, self.disk.now)
+            )
+            version = write.file.observation.version + 1
+            self.files.store(replace(write.file, observation=replace(observation, version=version)))
 
     def check_complete(self) -> None:
         on_disk = {name: blob.id for name, blob in self.disk.files.items()}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
 import pytest
 
-from common.clients.aws import AwsClients
 from common.errors import ConflictError, NotFoundError
 from common.tracking import TrackingTable
 from discovery.identity import Entry, Listing, NameRules
@@ -48,16 +45,6 @@ class SnapshotLister:
             if since_ms is None or entry.last_written_ms >= since_ms
         )
         return ListedFiles(Listing(entries, since_ms), calls=1)
-
-
-@pytest.fixture
-async def table(
-    aws_clients: AwsClients, unique_name: Callable[[str], str]
-) -> AsyncIterator[TrackingTable]:
-    async with aws_clients.dynamodb() as dynamodb:
-        tracking = TrackingTable(dynamodb, unique_name("tracking"), item_ttl_s=3600)
-        await tracking.ensure_table()
-        yield tracking
 
 
 def _poller(

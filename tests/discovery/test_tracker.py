@@ -3,11 +3,8 @@ confirmation, renames, loss accounting, fencing and concurrent generation creati
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
 import pytest
 
-from common.clients.aws import AwsClients
 from common.errors import ConflictError
 from common.tracking import Checkpoint, TrackingTable
 from discovery import metrics
@@ -24,16 +21,6 @@ SLOW = "slowquery/mysql-slowquery.log"
 PG = "error/postgresql.log"
 T0 = 1_767_225_600_000
 INSTANCE = AuroraInstance("orders-1", "orders", "aurora-mysql", "8.0.mysql_aurora.3.05.2")
-
-
-@pytest.fixture
-async def table(
-    aws_clients: AwsClients, unique_name: Callable[[str], str]
-) -> AsyncIterator[TrackingTable]:
-    async with aws_clients.dynamodb() as dynamodb:
-        tracking = TrackingTable(dynamodb, unique_name("tracking"), item_ttl_s=3600)
-        await tracking.ensure_table()
-        yield tracking
 
 
 def _tracker(table: TrackingTable, publisher: RecordingPublisher, now: list[int]) -> Tracker:
