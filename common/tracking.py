@@ -15,13 +15,6 @@ Each writer's update names only its own attributes, so the two never race each o
 one's condition makes a concurrent writer of the same role fail with
 :class:`~common.errors.ConflictError` instead of silently overwriting.
 
-Generations are numbered per name: a small *generation index* item per name
-(``sk = "#generation#" + name``) holds the last number given out, and
-:meth:`TrackingTable.create_generation` advances it and creates the generation's item in one
-transaction, conditional on the number and on the fence, so two replicas during a hand-over
-cannot create two identities for one file. Index items never look like file items: identities
-start with a log file's directory, never with ``#``.
-
 Items of files that are gone (deleted, lost, or rotated and fully read) get ``expires_at`` so
 DynamoDB's TTL removes them after ``item_ttl_s``. Production tables are created by
 infrastructure code with the same key schema (see README, "Tracking table"); development
@@ -37,23 +30,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from common.errors import ConflictError, PermanentError, ThrottledError, from_aws_error
+from common.errors import ConflictError, from_aws_error
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 __all__ = [
-    "GENERATION_PREFIX",
     "Checkpoint",
     "FileStatus",
-    "InstanceRecords",
     "Observation",
     "TrackedFile",
     "TrackingTable",
 ]
-
-# Sort-key prefix of the generation index items (one per file name and instance).
-GENERATION_PREFIX = "#generation#"
 
 FileStatus = Literal["active", "rotated", "deleted", "lost"]
 
@@ -219,15 +207,6 @@ _OBSERVATION_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class InstanceRecords:
-    """Everything tracked for one instance: its file generations and the last generation
-    number given out per name."""
-
-    files: list[TrackedFile]
-    generations: dict[str, int]
-
-
 class TrackingTable:
     """Typed, conditional access to the tracking table. Every method makes one DynamoDB call."""
 
@@ -288,12 +267,7 @@ class TrackingTable:
 
     async def files_of(self, instance_id: str) -> list[TrackedFile]:
         """Every tracked generation of one instance (paginated Query, consistent read)."""
-        return (await self.load_instance(instance_id)).files
-
-    async def load_instance(self, instance_id: str) -> InstanceRecords:
-        """Every generation of one instance and its generation index (paginated, consistent)."""
         files: list[TrackedFile] = []
-        generations: dict[str, int] = {}
         start: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {
@@ -308,16 +282,10 @@ class TrackingTable:
                 answer = await self._client.query(**kwargs)
             except ClientError as exc:
                 raise from_aws_error(exc) from exc
-            for raw in answer.get("Items", []):
-                sort_key = _deserializer.deserialize(raw["sk"])
-                if str(sort_key).startswith(GENERATION_PREFIX):
-                    number = _deserializer.deserialize(raw.get("generation", {"N": "0"}))
-                    generations[str(sort_key)[len(GENERATION_PREFIX) :]] = int(number)
-                else:
-                    files.append(_from_item(dict(raw)))
+            files.extend(_from_item(dict(raw)) for raw in answer.get("Items", []))
             start = answer.get("LastEvaluatedKey")
             if not start:
-                return InstanceRecords(files, generations)
+                return files
 
     async def create(self, file: TrackedFile) -> TrackedFile:
         """Insert a new generation; raises :class:`ConflictError` if the identity exists."""
@@ -330,58 +298,6 @@ class TrackingTable:
             )
         except ClientError as exc:
             raise _conflict_or(exc, f"{file.instance_id}/{file.identity} already tracked") from exc
-        return created
-
-    async def create_generation(
-        self, file: TrackedFile, *, name: str, generation: int
-    ) -> TrackedFile:
-        """Create ``file`` as generation ``generation`` of ``name``, atomically with the index.
-
-        One transaction: the index item of ``name`` moves to ``generation`` only if it was
-        below it and not written by a newer fence, and the file's item is put only if absent.
-        Raises :class:`ConflictError` when another writer created this generation (or a later
-        one) first, or a newer lease holder owns the instance: re-read before going on.
-        """
-        created = replace(file, observation=replace(file.observation, version=1))
-        fence = file.observation.fence
-        index_key = {"pk": file.instance_id, "sk": GENERATION_PREFIX + name}
-        try:
-            await self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _attributes(index_key),
-                            "UpdateExpression": (
-                                "SET generation = :generation, fence = :fence, "
-                                "expires_at = :expires"
-                            ),
-                            "ConditionExpression": (
-                                "(attribute_not_exists(generation) OR generation < :generation)"
-                                " AND (attribute_not_exists(fence) OR fence <= :fence)"
-                            ),
-                            "ExpressionAttributeValues": _attributes(
-                                {
-                                    ":generation": generation,
-                                    ":fence": fence,
-                                    ":expires": int(time.time()) + self._item_ttl_s,
-                                }
-                            ),
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": _attributes(_to_item(created)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            raise _transaction_error(
-                exc, f"{file.instance_id}/{name}: generation {generation} taken or fenced"
-            ) from exc
         return created
 
     async def observe(self, file: TrackedFile, observation: Observation) -> TrackedFile:
@@ -463,19 +379,6 @@ class TrackingTable:
         except ClientError as exc:
             raise _conflict_or(exc, f"{instance_id}/{identity}: checkpoint moved") from exc
         return saved
-
-
-def _transaction_error(exc: ClientError, message: str) -> Exception:
-    """A cancelled transaction whose reasons are lost conditions or races is a conflict."""
-    if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-        reasons: Any = exc.response.get("CancellationReasons") or []
-        codes = {str(reason.get("Code")) for reason in reasons if isinstance(reason, dict)}
-        if codes & {"ConditionalCheckFailed", "TransactionConflict"} or not codes:
-            return ConflictError(message)
-        if codes & {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}:
-            return ThrottledError(f"{message}: {sorted(codes)}")
-        return PermanentError(f"{message}: {sorted(codes)}", reason="aws_error")
-    return _conflict_or(exc, message)
 
 
 def _conflict_or(exc: ClientError, message: str) -> Exception:

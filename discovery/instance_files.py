@@ -13,11 +13,12 @@ drop it and load again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from common.events import LogKind
-from common.tracking import InstanceRecords, Observation, TrackedFile
+from common.tracking import Observation, TrackedFile
 from discovery.identity import (
     Born,
     Entry,
@@ -41,7 +42,7 @@ UpdateKind = Literal["grew", "moved", "superseded"]
 
 @dataclass(frozen=True)
 class Create:
-    """Insert a new generation (with the generation index of its name)."""
+    """Insert a new generation (conditional on its identity being new)."""
 
     file: TrackedFile
     name: str
@@ -68,6 +69,11 @@ class Retire:
 Write = Create | Update | Retire
 
 
+def _recency(file: TrackedFile) -> tuple[int, int, int]:
+    observation = file.observation
+    return (observation.first_seen_ms, _generation_of(file.identity), observation.version)
+
+
 def is_due(observation: Observation) -> bool:
     """Whether a live generation has bytes, a name or a status the processor was not told."""
     if observation.seen_size <= 0 or observation.status not in {"active", "rotated"}:
@@ -90,7 +96,7 @@ class InstanceFiles:
     def __init__(
         self,
         instance: AuroraInstance,
-        records: InstanceRecords,
+        files: Iterable[TrackedFile],
         *,
         fence: int,
         rules: NameRules,
@@ -100,12 +106,24 @@ class InstanceFiles:
         self.fence = fence
         self._rules = rules
         self._item_ttl_s = item_ttl_s
-        self._generations = dict(records.generations)
+        self._generations: dict[str, int] = {}
         self._live: dict[str, TrackedFile] = {}
-        for file in records.files:
+        # Live generations whose name another, newer one claims: left behind by a writer that
+        # died between two writes of one plan. Retired by the next plan's writes.
+        self._shadowed: list[TrackedFile] = []
+        holders: dict[str, TrackedFile] = {}
+        for file in files:
             self._note_generation(file.identity)
-            if file.observation.status in {"active", "rotated"}:
-                self._live[file.identity] = file
+            if file.observation.status not in {"active", "rotated"}:
+                continue
+            name = file.observation.log_file
+            other = holders.get(name)
+            if other is not None:
+                older, file = sorted((other, file), key=_recency)
+                self._shadowed.append(older)
+                self._live.pop(older.identity, None)
+            holders[name] = file
+            self._live[file.identity] = file
 
     def __len__(self) -> int:
         return len(self._live)
@@ -142,8 +160,10 @@ class InstanceFiles:
         )
 
     def writes_for(self, plan: Plan, now_ms: int) -> list[Write]:
-        """The tracking writes that record ``plan``, in an order safe to apply one by one."""
-        writes: list[Write] = []
+        """The tracking writes that record ``plan``, in an order safe to apply one by one:
+        a name is always vacated (renamed away, retired) before a new generation takes it."""
+        writes: list[Write] = [Retire(file, "overwritten") for file in self._shadowed]
+        self._shadowed = []
         for change in plan.changes:
             if isinstance(change, Born):
                 writes.append(self._born(change, now_ms))
@@ -218,6 +238,8 @@ class InstanceFiles:
         name = change.entry.name
         parsed = self._rules.classify(name)
         kind: LogKind = parsed.kind if parsed is not None else "error"
+        # Every replica that sees this content computes the same number from the stored
+        # generations, so a second creation of it is refused by the conditional put.
         generation = self._generations.get(name, 0) + 1
         observation = Observation(
             cluster_id=self.instance.cluster_id,

@@ -2,8 +2,9 @@
 
 For one instance and one plan (:mod:`discovery.identity`), in this order:
 
-1. New generations are created (with their name's generation index, in one transaction);
-   renames, superseded series files and gone files are written at once. A gone file is read
+1. New generations are created (a conditional put: the identity must be new); renames,
+   superseded series files and gone files are written at once, each before any new
+   generation takes the name they held. A gone file is read
    back first for the processor's latest checkpoint: bytes seen but never made durable are
    *lost*, counted in ``aurora_discovery_bytes_lost_total`` and named in a ``file_lost`` log
    event; a file fully ingested is *deleted*. Either way the item gets its TTL.
@@ -76,9 +77,9 @@ class Tracker:
 
     async def load(self, instance: AuroraInstance, fence: int) -> InstanceFiles:
         """Read everything tracked for ``instance`` (consistent Query)."""
-        records = await self._table.load_instance(instance.instance_id)
+        files = await self._table.files_of(instance.instance_id)
         return InstanceFiles(
-            instance, records, fence=fence, rules=self._rules, item_ttl_s=self._item_ttl_s
+            instance, files, fence=fence, rules=self._rules, item_ttl_s=self._item_ttl_s
         )
 
     async def record(self, files: InstanceFiles, plan: Plan) -> Recorded:
@@ -89,9 +90,7 @@ class Tracker:
         lost_bytes = 0
         for write in files.writes_for(plan, now_ms):
             if isinstance(write, Create):
-                stored = await self._table.create_generation(
-                    write.file, name=write.name, generation=write.generation
-                )
+                stored = await self._table.create(write.file)
                 files.store(stored)
                 metrics.FILES_DISCOVERED.labels(stored.observation.log_kind).inc()
                 log.debug(

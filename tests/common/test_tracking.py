@@ -141,32 +141,3 @@ async def test_published_name_and_status_round_trip(table: TrackingTable) -> Non
     assert stored is not None
     assert stored.observation.published_file == "x.log.1"
     assert stored.observation.published_status == "rotated"
-
-
-async def test_generations_are_created_once_with_their_index(table: TrackingTable) -> None:
-    name = "slowquery/mysql-slowquery.log"
-    first = await table.create_generation(_file(f"{name}@1"), name=name, generation=1)
-    assert first.observation.version == 1
-    # A second writer computing the same next generation loses, whatever its fence.
-    with pytest.raises(ConflictError):
-        await table.create_generation(_file(f"{name}@1"), name=name, generation=1)
-    second = _file(f"{name}@2")
-    await table.create_generation(second, name=name, generation=2)
-    records = await table.load_instance("orders-1")
-    assert records.generations == {name: 2}
-    assert sorted(file.identity for file in records.files) == [f"{name}@1", f"{name}@2"]
-    assert [file.identity for file in await table.files_of("orders-1")] == [
-        f"{name}@1",
-        f"{name}@2",
-    ]
-
-
-async def test_a_stale_lease_holder_cannot_create_generations(table: TrackingTable) -> None:
-    name = "error/mysql-error-running.log"
-    newer = _file(f"{name}@1")
-    newer = replace(newer, observation=replace(newer.observation, fence=9))
-    await table.create_generation(newer, name=name, generation=1)
-    stale = _file(f"{name}@2")  # fence 7
-    with pytest.raises(ConflictError):
-        await table.create_generation(stale, name=name, generation=2)
-    assert await table.get("orders-1", f"{name}@2") is None

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.tracking import InstanceRecords
 from discovery.identity import (
     Born,
     Entry,
@@ -131,9 +130,7 @@ class Discovery:
 
     def __init__(self, disk: Disk) -> None:
         self.disk = disk
-        self.files = InstanceFiles(
-            INSTANCE, InstanceRecords([], {}), fence=1, rules=RULES, item_ttl_s=3600
-        )
+        self.files = InstanceFiles(INSTANCE, [], fence=1, rules=RULES, item_ttl_s=3600)
         self.high_water: int | None = None
         self.bound: dict[str, int] = {}  # identity -> blob id, for every identity ever made
         self.full_listings_needed = 0

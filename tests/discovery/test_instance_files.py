@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from common.tracking import Checkpoint, InstanceRecords, Observation, TrackedFile
+from common.tracking import Checkpoint, Observation, TrackedFile
 from discovery.identity import Born, Entry, Gone, Grew, Moved, NameRules, Plan, StatusChanged
 from discovery.instance_files import Create, InstanceFiles, Retire, Update, is_due
 from discovery.inventory import AuroraInstance
@@ -34,10 +34,10 @@ def _stored(
     return TrackedFile("db-1", identity, replace(observation, **extra))  # type: ignore[arg-type]
 
 
-def _files(*files: TrackedFile, generations: dict[str, int] | None = None) -> InstanceFiles:
+def _files(*files: TrackedFile) -> InstanceFiles:
     return InstanceFiles(
         INSTANCE,
-        InstanceRecords(list(files), generations or {}),
+        list(files),
         fence=7,
         rules=RULES,
         item_ttl_s=TTL_S,
@@ -54,8 +54,11 @@ def test_only_live_generations_are_known() -> None:
     assert len(files) == 2
 
 
-def test_new_generations_continue_from_the_index_and_from_identities() -> None:
-    files = _files(_stored(f"{SLOW}@3", SLOW, 100), generations={SLOW: 5})
+def test_new_generations_continue_after_every_stored_one_gone_or_live() -> None:
+    files = _files(
+        _stored(f"{SLOW}@3", SLOW, 100),
+        _stored(f"{SLOW}@5", f"{SLOW}.2026-01-01.0", 100, "lost", lost_bytes=100),
+    )
     writes = files.writes_for(Plan((Born(Entry(SLOW, 1, NOW), "active"),)), NOW)
     assert writes == [Create(writes[0].file, SLOW, 6)]  # type: ignore[union-attr]
     created = writes[0].file  # type: ignore[union-attr]
@@ -67,6 +70,18 @@ def test_new_generations_continue_from_the_index_and_from_identities() -> None:
     rotated = files.writes_for(Plan((Born(Entry(f"{SLOW}.9", 1, NOW), "rotated"),)), NOW)
     assert rotated[0].file.identity == f"{SLOW}.9@1"  # type: ignore[union-attr]
     assert rotated[0].file.observation.expires_at_s == NOW // 1000 + TTL_S  # type: ignore[union-attr]
+
+
+def test_a_generation_left_holding_a_claimed_name_is_retired_first() -> None:
+    # A writer died between creating @8 and moving @7 away: both claim the active name.
+    older = _stored(f"{SLOW}@7", SLOW, 500, first_seen_ms=NOW - 7200_000)
+    newer = _stored(f"{SLOW}@8", SLOW, 20, first_seen_ms=NOW - 60_000)
+    files = _files(newer, older)
+    assert [k.identity for k in files.known()] == [f"{SLOW}@8"]
+    writes = files.writes_for(Plan((Grew(newer.identity, Entry(SLOW, 30, NOW)),)), NOW)
+    assert writes[0] == Retire(older, "overwritten")
+    assert isinstance(writes[1], Update)
+    assert files.writes_for(Plan(()), NOW) == []
 
 
 def test_a_rename_records_the_previous_name_and_gets_a_ttl() -> None:
