@@ -1,7 +1,9 @@
 """Runs the polls the scheduler hands out, a bounded number at a time, each inside its lease.
 
 The dispatcher is the :class:`~discovery.ownership.OwnershipListener`: an acquired instance is
-scheduled, a dropped one unscheduled. Each poll runs in its own task (at most
+scheduled ahead of every instance already queued (it has gone unpolled at least since its
+lease expired elsewhere, ``acquired_overdue_s``, on top of however late that replica was), a
+dropped one unscheduled. Each poll runs in its own task (at most
 ``concurrency`` at once) under a deadline that is the lease's local validity: every renewal
 pushes the deadline on, and a lost lease pulls it to *now*, so a poll never outlives the lease
 that allowed it. That, with leases being exclusive, is what keeps two replicas from polling one
@@ -58,8 +60,10 @@ class PollDispatcher:
         poll_timeout_s: float,
         clock: Callable[[], float] = time.monotonic,
         on_progress: Callable[[], None] = lambda: None,
+        acquired_overdue_s: float = 0.0,
     ) -> None:
         self._scheduler = scheduler
+        self._acquired_overdue_s = acquired_overdue_s
         self._poller = poller
         self._concurrency = concurrency
         self._poll_timeout_s = poll_timeout_s
@@ -73,7 +77,10 @@ class PollDispatcher:
 
     def acquired(self, owned: OwnedInstance) -> None:
         self._owned[owned.instance_id] = owned
-        self._scheduler.add(owned.instance_id, self._clock())
+        now = self._clock()
+        # Unpolled since before its lease expired elsewhere: later than anything queued here.
+        overdue_s = self._scheduler.lag_s(now) + self._acquired_overdue_s
+        self._scheduler.add(owned.instance_id, now, overdue_s=overdue_s)
         self._wake.set()
 
     def renewed(self, owned: OwnedInstance) -> None:

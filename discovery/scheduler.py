@@ -139,11 +139,14 @@ class PollScheduler:
         slot = self._slots.get(key)
         return slot is not None and slot.in_flight
 
-    def add(self, key: str, now: float) -> None:
-        """Start scheduling ``key``: first poll (a full listing) within ``min_interval_s``."""
+    def add(self, key: str, now: float, *, overdue_s: float = 0.0) -> None:
+        """Start scheduling ``key``: its first poll (a full listing) is due ``overdue_s`` ago
+        plus a random share of ``min_interval_s``. An instance taken over from a dead replica
+        has gone unpolled for at least a lease TTL: passing that puts it ahead of instances
+        that are late by less."""
         if key in self._slots:
             return
-        due = now + self.rng.uniform(0, self.policy.min_interval_s)
+        due = now - overdue_s + self.rng.uniform(0, self.policy.min_interval_s)
         slot = _Slot(key, due, self.policy.min_interval_s, next_full_at=now, since=now)
         self._slots[key] = slot
         self._push(slot)

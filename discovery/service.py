@@ -136,6 +136,8 @@ async def _run(settings: DiscoverySettings, lifecycle: Lifecycle, stack: AsyncEx
         poll_timeout_s=config.poll_timeout_s,
         clock=loop.time,
         on_progress=lifecycle.liveness.beat,
+        # A taken-over instance has gone unpolled for at least the lease TTL.
+        acquired_overdue_s=config.lease_ttl_s,
     )
     incarnation = uuid.uuid4().hex[:12]
     prefix = settings.valkey.key_prefix

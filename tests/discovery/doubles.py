@@ -47,9 +47,11 @@ class RecordingListener:
         return instance_id in self.polling
 
 
-async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    """Wait until ``condition()`` holds, checking every few milliseconds; fail after
-    ``timeout_s``. For conditions that no event announces (another task's state)."""
+async def eventually(
+    condition: Callable[[], bool], *, timeout_s: float = 5.0, every_s: float = 0.005
+) -> None:
+    """Wait until ``condition()`` holds, checking every ``every_s``; fail after ``timeout_s``.
+    For conditions that no event announces (another task's or process's state)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     for _ in itertools.count():
@@ -57,4 +59,4 @@ async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -
             return
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(every_s)

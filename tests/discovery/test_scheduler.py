@@ -180,3 +180,21 @@ def test_policy_rejects_inverted_bounds() -> None:
         SchedulerPolicy(min_interval_s=20, max_interval_s=10)
     with pytest.raises(ValueError, match="rate_per_s"):
         CallPacer(rate_per_s=0)
+
+
+def test_instances_taken_over_go_ahead_of_merely_late_ones() -> None:
+    scheduler = _scheduler(rate=1, burst=1, policy=SchedulerPolicy(10, 10, jitter_ratio=0))
+    for index in range(20):
+        scheduler.add(f"old{index}", now=0)
+    now = 0.0
+    while now < 40:  # overloaded: everyone is late by now
+        ticket = scheduler.take(now)
+        if ticket is None:
+            now = scheduler.next_wakeup(now) or now + 1
+            continue
+        scheduler.done(ticket, now, changed=False, calls=1, full=False)
+    assert scheduler.lag_s(now) > 5
+    scheduler.add("taken-over", now=now, overdue_s=30)
+    first = scheduler.take(scheduler.next_wakeup(now) or now)
+    assert first is not None
+    assert first.key == "taken-over"
