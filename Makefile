@@ -9,7 +9,25 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 KAFKA_STAMP := .cache/kafka/$(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' kafka/pom.xml)/libs
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint typecheck fmt pytest stack-up stack-down stack-status run clean
+.PHONY: help setup test lint typecheck fmt pytest stack-up stack-down stack-status run clean \
+	images deploy-check compose-config k8s-apply
+
+# Images (make images): built with docker buildx from the repository root, tagged
+# $(IMAGE_PREFIX)aurora-<name>:$(TAG). One platform is loaded into the local Docker; several
+# (PLATFORMS=linux/amd64,linux/arm64) must be pushed to a registry (PUSH=1, with IMAGE_PREFIX
+# naming it), as Docker's classic image store cannot hold multi-platform images.
+PLATFORMS    ?= linux/arm64
+TAG          ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_PREFIX ?=
+PUSH         ?= 0
+REVISION     := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# image name -> Dockerfile
+IMAGES       := discovery:discovery/Dockerfile processor:processor/Dockerfile \
+                kafka:kafka/Dockerfile openobserve:openobserve/Dockerfile
+# Kubernetes manifests in the order they are applied (secrets are created by hand first; see
+# README, "Deploying").
+K8S_ORDER    := k8s/setup.yaml k8s/configmaps k8s/services k8s/statefulsets k8s/deployments \
+                k8s/daemonsets k8s/ingress k8s/networkpolicies k8s/jobs
 
 help:
 	@echo "make setup        virtualenv, the package with its dev extra, Kafka jars (cached)"
@@ -19,6 +37,10 @@ help:
 	@echo "make stack-up     Kafka, Valkey, moto and the OpenObserve contract server in the background"
 	@echo "make stack-down   stop them"
 	@echo "make clean        remove the virtualenv, caches and local-stack state"
+	@echo "make images       build the images with docker buildx (PLATFORMS, TAG, IMAGE_PREFIX, PUSH)"
+	@echo "make deploy-check the deployment checks only: manifests, compose, Dockerfiles, provisioning"
+	@echo "make compose-config  docker compose config: the compose file as Docker resolves it"
+	@echo "make k8s-apply    kubectl apply -f every manifest, in order (KUBECTL to override)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -66,3 +88,27 @@ run: setup
 clean: stack-down
 	rm -rf $(VENV) .cache .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+images:
+	@docker buildx version > /dev/null 2>&1 || { echo "make images: needs Docker with the buildx plugin"; exit 1; }
+	@case "$(PLATFORMS),$(PUSH)" in \
+	  *,*,0) echo "make images: several platforms need PUSH=1 and IMAGE_PREFIX=<registry>/"; exit 1 ;; \
+	esac
+	@set -e; for entry in $(IMAGES); do \
+	  name=$${entry%%:*}; dockerfile=$${entry#*:}; \
+	  if [ "$(PUSH)" = 1 ]; then output=--push; else output=--load; fi; \
+	  echo "== $(IMAGE_PREFIX)aurora-$$name:$(TAG) ($(PLATFORMS))"; \
+	  docker buildx build --platform "$(PLATFORMS)" -f "$$dockerfile" \
+	    --build-arg REVISION="$(REVISION)" \
+	    -t "$(IMAGE_PREFIX)aurora-$$name:$(TAG)" $$output . ; \
+	done
+
+deploy-check: setup
+	$(BIN)/pytest -q tests/deploy tests/processor/test_provisioning.py
+
+compose-config:
+	docker compose config --quiet && echo "docker-compose.yml: valid for this Docker Compose"
+
+KUBECTL ?= kubectl
+k8s-apply:
+	@set -e; for path in $(K8S_ORDER); do $(KUBECTL) apply -f "$$path"; done

@@ -22,6 +22,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "common.settings_cli",
         "validate the AURORA_* settings and print them, secrets masked",
     ),
+    "parse": (
+        "processor.parsing.cli_parse",
+        "parse Aurora log files and print their records as NDJSON, exactly as shipped",
+    ),
+    "fingerprint": (
+        "processor.parsing.cli_fingerprint",
+        "print query_id<TAB>fingerprint for each query read from stdin, one per line",
+    ),
+    "simulate": (
+        "simulator.cli",
+        "run a simulated Aurora fleet whose log files grow and rotate, served by moto",
+    ),
+    "openobserve": (
+        "processor.provisioning.cli",
+        "provision OpenObserve's streams, dashboards and alerts from openobserve/provisioning",
+    ),
 }
 
 

@@ -135,8 +135,9 @@ class AwsSettings(Section):
     s3_endpoint_url: str | None = None
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=30.0, gt=0)
-    # botocore's own retries stay few: our rate limiter and retry loops own the back-off.
-    max_attempts: int = Field(default=2, ge=1, le=10)
+    # Attempts per DynamoDB or S3 call, the first included (RDS calls get exactly one inside
+    # botocore: the shared budget owns their retries).
+    max_attempts: int = Field(default=3, ge=1, le=10)
     max_pool_connections: int = Field(default=32, ge=1)
 
     def endpoint_for(self, service: Literal["rds", "dynamodb", "s3"]) -> str | None:

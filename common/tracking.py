@@ -62,6 +62,11 @@ class Checkpoint:
     offset: int = 0
     marker: str | None = None
     marker_offset: int = 0
+    # The last line before ``anchor_end`` (length and BLAKE2b digest): what a reader compares
+    # when it reads on, to tell the same content from new content under the same name.
+    anchor_end: int = 0
+    anchor_length: int = 0
+    anchor_digest: str = ""
     parser_state: str = ""
     version: int = 0
     updated_at_ms: int = 0
@@ -134,6 +139,9 @@ def _to_item(file: TrackedFile) -> dict[str, Any]:
     item.update(
         ckpt_offset=checkpoint.offset,
         ckpt_marker_offset=checkpoint.marker_offset,
+        ckpt_anchor_end=checkpoint.anchor_end,
+        ckpt_anchor_length=checkpoint.anchor_length,
+        ckpt_anchor_digest=checkpoint.anchor_digest,
         ckpt_parser_state=checkpoint.parser_state,
         ckpt_version=checkpoint.version,
         ckpt_at_ms=checkpoint.updated_at_ms,
@@ -176,6 +184,9 @@ def _from_item(raw: dict[str, Any]) -> TrackedFile:
         offset=integer("ckpt_offset"),
         marker=str(marker) if marker is not None else None,
         marker_offset=integer("ckpt_marker_offset"),
+        anchor_end=integer("ckpt_anchor_end"),
+        anchor_length=integer("ckpt_anchor_length"),
+        anchor_digest=str(item.get("ckpt_anchor_digest", "")),
         parser_state=str(item.get("ckpt_parser_state", "")),
         version=integer("ckpt_version"),
         updated_at_ms=integer("ckpt_at_ms"),
@@ -352,6 +363,9 @@ class TrackingTable:
         values: dict[str, Any] = {
             ":offset": saved.offset,
             ":marker_offset": saved.marker_offset,
+            ":anchor_end": saved.anchor_end,
+            ":anchor_length": saved.anchor_length,
+            ":anchor_digest": saved.anchor_digest,
             ":state": saved.parser_state,
             ":next": saved.version,
             ":at": saved.updated_at_ms,
@@ -359,6 +373,8 @@ class TrackingTable:
         }
         expression = (
             "SET ckpt_offset = :offset, ckpt_marker_offset = :marker_offset, "
+            "ckpt_anchor_end = :anchor_end, ckpt_anchor_length = :anchor_length, "
+            "ckpt_anchor_digest = :anchor_digest, "
             "ckpt_parser_state = :state, "
             "ckpt_version = :next, ckpt_at_ms = :at"
         )

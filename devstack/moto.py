@@ -27,7 +27,9 @@ def moto_process(
         name="moto",
         argv=argv,
         log_path=workdir / "moto.log",
-        env={"PYTHONUNBUFFERED": "1"},
+        # The simulator extension serves log files from here (the writer finds it through
+        # GET /_simulator/info); under the stack's workdir so `make clean` removes it.
+        env={"PYTHONUNBUFFERED": "1", "AURORA_SIMULATOR__DATA_DIR": str(workdir / "simulator")},
         cwd=Path(__file__).resolve().parent.parent,
         die_with_parent=die_with_parent,
     )

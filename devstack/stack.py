@@ -29,8 +29,8 @@ SERVICES = ("kafka", "valkey", "moto", "openobserve")
 OPENOBSERVE_USER = "root@example.com"
 OPENOBSERVE_PASSWORD = "aurora-local-only"
 _READY_TIMEOUT_S = {"kafka": 90.0, "valkey": 20.0, "moto": 60.0, "openobserve": 30.0}
-# moto extensions the stack always loads (the simulator's RDS log API, once it exists).
-MOTO_EXTENSIONS: tuple[str, ...] = ()
+# moto extensions the stack always loads: the simulator's RDS log API (simulator/rds_api.py).
+MOTO_EXTENSIONS: tuple[str, ...] = ("simulator.rds_api:install",)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from common.settings import CommonSettings, Section
+from processor.parsing.options import ParsingSettings
 
 __all__ = ["ProcessorConfig", "ProcessorSettings", "StreamNames"]
 
@@ -69,6 +70,7 @@ class ProcessorSettings(CommonSettings):
     """Everything the processor reads from ``AURORA_*`` variables."""
 
     processor: ProcessorConfig = ProcessorConfig()
+    parsing: ParsingSettings = ParsingSettings()
 
     @model_validator(mode="after")
     def _drain_fits_the_session_and_the_pod(self) -> Self:

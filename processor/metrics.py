@@ -45,6 +45,11 @@ SOURCE_FALLBACKS = Counter(
     "Reads switched from the portion API to the full-file download, by reason.",
     ["reason"],
 )
+READS_CUT_SHORT = Counter(
+    "aurora_processor_reads_cut_short_total",
+    "Portion reads stopped early and left for the next event (rotated, stalled).",
+    ["reason"],
+)
 CHECKPOINT_CONFLICTS = Counter(
     "aurora_processor_checkpoint_conflicts_total",
     "Checkpoint writes refused because another processor moved the checkpoint.",

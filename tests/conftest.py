@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devstack.stack import OPENOBSERVE_PASSWORD, OPENOBSERVE_USER, LocalStack, aws_env
+from simulator.client import SimulatorControl, SimulatorUnavailableError
+from simulator.clock import SimClock
+from simulator.fleet import Fleet
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +96,38 @@ def openobserve_url(local_stack: LocalStack) -> str:
 @pytest.fixture(scope="session")
 def openobserve_credentials() -> tuple[str, str]:
     return OPENOBSERVE_USER, OPENOBSERVE_PASSWORD
+
+
+# The simulated Aurora fleet. Each test gets a fresh Fleet on a simulated clock, with the
+# server's faults, request log and API config reset before and after, and its clusters removed
+# at the end.
+
+
+@pytest.fixture(scope="session")
+def simulator_control(moto_url: str) -> Iterator[SimulatorControl]:
+    control = SimulatorControl(moto_url)
+    try:
+        control.info()
+    except SimulatorUnavailableError as exc:
+        # AURORA_TEST_AWS named a moto started without the extension.
+        pytest.fail(str(exc))
+    yield control
+    control.close()
+
+
+@pytest.fixture
+def fleet(moto_url: str, simulator_control: SimulatorControl) -> Iterator[Fleet]:
+    simulator_control.reset()
+    fleet = Fleet(moto_url, clock=SimClock(), seed=uuid.uuid4().hex)
+    yield fleet
+    fleet.close()
+    simulator_control.reset()
+
+
+@pytest.fixture
+def ident() -> Callable[[str], str]:
+    """RDS identifiers no other test uses (a letter first, letters, digits, single hyphens)."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

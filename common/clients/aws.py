@@ -1,9 +1,10 @@
 """AWS clients (aioboto3) configured from :class:`~common.settings.AwsSettings`.
 
 One :class:`aioboto3.Session` per process; clients are async context managers opened for the
-life of a component. botocore's own retries are kept few (``max_attempts``) because the rate
-limiter and the retry loops of this project own the back-off: two layers of retries multiply
-RDS calls exactly when the account is being throttled.
+life of a component. RDS clients make exactly one attempt per call: every RDS call must take a
+token from the shared budget and every throttle must reach its adaptive rate
+(:mod:`common.ratelimit`), and a retry inside botocore would do neither. DynamoDB and S3 keep
+botocore's standard retries (``max_attempts``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ class AwsClients:
         self.config = AioConfig(
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
-            retries={"mode": "standard", "max_attempts": settings.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
             max_pool_connections=settings.max_pool_connections,
+        )
+        self.rds_config = self.config.merge(
+            AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
         )
 
     def rds(self) -> ClientCreatorContext[RDSClient]:
@@ -43,7 +47,7 @@ class AwsClients:
             "rds",
             region_name=self.settings.region,
             endpoint_url=self.settings.endpoint_for("rds"),
-            config=self.config,
+            config=self.rds_config,
         )
         return client
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Chunk", "FileRef", "Position", "Source"]
+__all__ = ["Anchor", "Chunk", "FileRef", "Position", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +30,26 @@ class FileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Anchor:
+    """The last line (at most 64 KiB) before byte ``end``, as a digest: reading on from
+    ``end`` later, a source re-reads these bytes first and compares, so content that changed
+    under the same name (rotation) is recognised instead of being taken for a continuation."""
+
+    end: int
+    length: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
-    """A place to read from: byte ``offset``, and a portion marker known to point at
-    ``marker_offset`` (at or before ``offset``) when there is one."""
+    """A place to read from: byte ``offset``; a portion marker known to point at
+    ``marker_offset`` (at or before ``offset``) when there is one; and the anchor of the bytes
+    before ``marker_offset`` when they were seen."""
 
     offset: int
     marker: str | None = None
     marker_offset: int = 0
+    anchor: Anchor | None = None
 
 
 @dataclass(frozen=True, slots=True)

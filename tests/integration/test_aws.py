@@ -78,3 +78,12 @@ async def test_s3_ranged_get_returns_exactly_the_range(
         # An open-ended range reads from an offset to the end: how a reader resumes.
         tail = await s3.get_object(Bucket=bucket, Key="staged/db-1/error.log", Range="bytes=10990-")
         assert await tail["Body"].read() == body[10990:]
+
+
+async def test_rds_calls_are_never_retried_inside_botocore(clients: AwsClients) -> None:
+    # A retry inside botocore would spend AWS's budget without taking a token from ours and
+    # hide the throttle from the shared adaptive rate.
+    async with clients.rds() as rds:
+        assert rds.meta.config.retries["total_max_attempts"] == 1
+    async with clients.dynamodb() as dynamodb:
+        assert dynamodb.meta.config.retries["total_max_attempts"] == 3

@@ -15,6 +15,7 @@ from common.events import LogFileEvent, encode_event, event_key
 from common.settings import KafkaSettings
 from processor.config import ProcessorConfig
 from processor.consume import EventConsumer
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -121,11 +122,9 @@ class Harness:
         stopping = asyncio.Event()
         task = asyncio.create_task(loop.run(stopping))
         try:
-            async with asyncio.timeout(timeout_s):
-                while not done():
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"condition not reached; work calls: {work.calls}") from None
+            await eventually(
+                done, timeout_s=timeout_s, message=lambda: f"work calls so far: {work.calls}"
+            )
         finally:
             stopping.set()
             await task
@@ -182,8 +181,7 @@ async def test_events_of_one_file_are_coalesced(harness: Harness) -> None:
     dead = RecordingDeadLetters()
 
     async def publish_while_held() -> None:
-        while not work.calls:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bool(work.calls), timeout_s=30)
         # The first run is held at the gate; these arrive meanwhile and must wait for it.
         await harness.publish(*[_message(_event("db-1", size)) for size in range(101, 106)])
         await asyncio.sleep(0.5)

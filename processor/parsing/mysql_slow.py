@@ -1,0 +1,408 @@
+"""MySQL slow query log (Aurora MySQL 2 and 3, MySQL 5.0-8.x, Percona Server, MariaDB).
+
+An entry is a block of ``#`` header lines (``# Time``, ``# User@Host``, ``# Query_time`` and
+the extra lines of ``log_slow_extra``, Percona and MariaDB), then optional ``use db;`` and
+``SET timestamp=N;`` lines, then the statement (or ``# administrator command: X;``). A new
+entry starts at a ``# Time:``, ``# User@Host:`` (``# User:``) or ``# Query_time:`` line that
+follows a statement line (``# Time:`` always does), so header lines inside one block never
+split it. The server's
+start-up banner (``mysqld, Version: ...``, ``Tcp port: ...``, ``Time Id Command Argument``)
+may appear anywhere, repeatedly: it ends the entry before it, resets the ``use`` context, and
+yields no record.
+
+``use db;`` is written only when the schema differs from the last one written to the file, so
+the last one is carried forward (and through checkpoints); an entry's ``database`` is its
+``Schema:`` (Percona/MariaDB), else the database it switched to, else the carried one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
+from processor.parsing.fingerprint import cached_fingerprint, redact
+from processor.parsing.records import CheckpointState, Record
+
+__all__ = ["MySqlSlowParser"]
+
+# A line that may start an entry, with the header lines after it: one match per header block,
+# so the lines inside a block are never candidates (the statement line ends the block). The
+# server writes `# Time:` only as an entry's first line, so it always starts a new block.
+_CANDIDATE = re.compile(
+    rb"^# (?:Time|User@Host|User|Query_time): [^\n]*\n"
+    rb"(?:#(?! administrator command: | Time: )[^\n]*\n)*",
+    re.M,
+)
+_BANNER_HINT = b", Version: "
+_BANNER = re.compile(
+    r"^(?:.*(?:mysqld|mariadbd)(?:\.exe)?, Version: .*(?:started with:|embedded library)\s*"
+    r"|T[cC][pP] [pP]ort: \d+,?\s+(?:Unix socket|Named Pipe): .*"
+    r"|Time\s+Id\s+Command\s+Argument\s*)$"
+)
+_BANNER_START = re.compile(rb"^[^\n]*(?:mysqld|mariadbd)(?:\.exe)?, Version: ", re.M)
+_USER_HOST = re.compile(
+    r"# User(?:@Host)?: (?P<priv>[^\[]*?)(?:\[(?P<user>[^\]]*)\])? @ (?P<host>\S*) ?"
+    r"\[(?P<ip>[^\]]*)\](?:\s+Id:\s*(?P<id>\d+))?\s*$"
+)
+_QUERY_TIME = re.compile(
+    r"# Query_time: (?P<qt>\S+)(?:\s+Lock_time: (?P<lt>\S+))?(?:\s+Rows_sent: (?P<rs>\d+))?"
+    r"(?:\s+Rows_examined: (?P<re>\d+))?(?P<rest>.*)$"
+)
+_KEY_VALUE = re.compile(r"(\w+): (\S*)")
+_USE = re.compile(r"use (`?)(.+)\1;$", re.I)
+_SET_TIMESTAMP = re.compile(r"SET (?:last_insert_id=\d+,)?(?:insert_id=\d+,)?timestamp=(\d+);$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?$")
+_ADMIN = "# administrator command: "
+# The entry MySQL 5.7+/8.0 and Aurora write; anything else takes the general path.
+_STANDARD = re.compile(
+    r"# Time: (?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
+    r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
+    r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
+    r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
+    r"# Query_time: (?P<qt>\d+\.\d+)[ \t]+Lock_time: (?P<lt>\d+\.\d+)[ \t]+Rows_sent: (?P<rs>\d+)"
+    r"[ \t]+Rows_examined: (?P<re>\d+)(?P<rest>[^\n]*)\n"
+    r"(?P<post>(?:#(?! administrator command: | Time: | User@Host: | User: | Query_time: )"
+    r"[^\n]*\n)*)"
+    r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
+    r"(?:SET timestamp=(?P<set>\d+);\n)?"
+    r"(?P<stmt>[^\n].*)",
+    re.S,
+)
+_SLOW_EXTRA_KEYS = (
+    "thread_id", "errno", "killed", "bytes_received", "bytes_sent", "read_first", "read_last",
+    "read_key", "read_next", "read_prev", "read_rnd", "read_rnd_next", "sort_merge_passes",
+    "sort_range_count", "sort_rows", "sort_scan_count", "tmp_disk_tables", "tmp_tables",
+)  # fmt: skip
+_SLOW_EXTRA = re.compile(
+    r" Thread_id: (\d+) Errno: (\d+) Killed: (\d+) Bytes_received: (\d+) Bytes_sent: (\d+)"
+    r" Read_first: (\d+) Read_last: (\d+) Read_key: (\d+) Read_next: (\d+) Read_prev: (\d+)"
+    r" Read_rnd: (\d+) Read_rnd_next: (\d+) Sort_merge_passes: (\d+) Sort_range_count: (\d+)"
+    r" Sort_rows: (\d+) Sort_scan_count: (\d+) Created_tmp_disk_tables: (\d+)"
+    r" Created_tmp_tables: (\d+)(?: Count_hit_tmp_table_size: (\d+))?\s+Start: (\S*)\s+End: (\S*)"
+    r"\s*$"
+)
+
+# Header keys users query, with the record key and type they get. Keys not listed stay in
+# `message` only: typing an unknown key by its first value would break type stability.
+_INT, _FLOAT, _BOOL, _STR, _TIME = range(5)
+_FIELDS: dict[str, tuple[str, int]] = {
+    "Query_time": ("query_time_s", _FLOAT),
+    "Lock_time": ("lock_time_s", _FLOAT),
+    "Rows_sent": ("rows_sent", _INT),
+    "Rows_examined": ("rows_examined", _INT),
+    "Rows_affected": ("rows_affected", _INT),
+    "Rows_read": ("rows_read", _INT),
+    "Thread_id": ("thread_id", _INT),
+    "Id": ("thread_id", _INT),
+    "Schema": ("database", _STR),
+    "Last_errno": ("errno", _INT),
+    "Errno": ("errno", _INT),
+    "Killed": ("killed", _INT),
+    "Bytes_sent": ("bytes_sent", _INT),
+    "Bytes_received": ("bytes_received", _INT),
+    "Tmp_tables": ("tmp_tables", _INT),
+    "Tmp_disk_tables": ("tmp_disk_tables", _INT),
+    "Tmp_table_sizes": ("tmp_table_sizes", _INT),
+    "Created_tmp_tables": ("tmp_tables", _INT),
+    "Created_tmp_disk_tables": ("tmp_disk_tables", _INT),
+    "Count_hit_tmp_table_size": ("count_hit_tmp_table_size", _INT),
+    "Read_first": ("read_first", _INT),
+    "Read_last": ("read_last", _INT),
+    "Read_key": ("read_key", _INT),
+    "Read_next": ("read_next", _INT),
+    "Read_prev": ("read_prev", _INT),
+    "Read_rnd": ("read_rnd", _INT),
+    "Read_rnd_next": ("read_rnd_next", _INT),
+    "Merge_passes": ("sort_merge_passes", _INT),
+    "Sort_merge_passes": ("sort_merge_passes", _INT),
+    "Sort_range_count": ("sort_range_count", _INT),
+    "Sort_rows": ("sort_rows", _INT),
+    "Sort_scan_count": ("sort_scan_count", _INT),
+    "QC_Hit": ("qc_hit", _BOOL),
+    "QC_hit": ("qc_hit", _BOOL),
+    "Full_scan": ("full_scan", _BOOL),
+    "Full_join": ("full_join", _BOOL),
+    "Tmp_table": ("tmp_table", _BOOL),
+    "Tmp_table_on_disk": ("tmp_table_on_disk", _BOOL),
+    "Filesort": ("filesort", _BOOL),
+    "Filesort_on_disk": ("filesort_on_disk", _BOOL),
+    "Priority_queue": ("priority_queue", _BOOL),
+    "InnoDB_IO_r_ops": ("innodb_io_r_ops", _INT),
+    "InnoDB_IO_r_bytes": ("innodb_io_r_bytes", _INT),
+    "InnoDB_IO_r_wait": ("innodb_io_r_wait_s", _FLOAT),
+    "InnoDB_rec_lock_wait": ("innodb_rec_lock_wait_s", _FLOAT),
+    "InnoDB_queue_wait": ("innodb_queue_wait_s", _FLOAT),
+    "InnoDB_pages_distinct": ("innodb_pages_distinct", _INT),
+    "InnoDB_trx_id": ("innodb_trx_id", _STR),
+    "Log_slow_rate_type": ("log_slow_rate_type", _STR),
+    "Log_slow_rate_limit": ("log_slow_rate_limit", _FLOAT),
+    "Start": ("start_time_us", _TIME),
+    "End": ("end_time_us", _TIME),
+}
+
+
+class MySqlSlowParser(EntryParser):
+    """Incremental parser of the MySQL slow query log; see the module docstring."""
+
+    record_type: ClassVar[str] = "mysql_slow"
+
+    _db: str | None = None
+
+    def _load_state(self, state: CheckpointState) -> None:
+        db = state.get("db")
+        self._db = db if isinstance(db, str) else None
+
+    def _save_state(self) -> CheckpointState:
+        return {"db": self._db}
+
+    def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
+        starts: list[int] = []
+        for match in _CANDIDATE.finditer(buf, pos, end):
+            at = match.start()
+            if at == 0 or buf.startswith(b"# Time: ", at):
+                starts.append(at)
+                continue
+            # Inside a header block the previous line is a "#" line too; the administrator
+            # command line is the statement of the entry before, so it does end that entry.
+            prev = buf.rfind(b"\n", 0, at - 1) + 1
+            if buf[prev] != 0x23 or buf.startswith(b"# administrator command: ", prev):
+                starts.append(at)
+        if buf.find(_BANNER_HINT, pos, end) >= 0:
+            banners = [m.start() for m in _BANNER_START.finditer(buf, pos, end)]
+            starts = sorted({*starts, *banners})
+        return starts
+
+    def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
+        if text.startswith("# Time: 2"):
+            record = self._parse_standard(text, offset, length)
+            if record is not None:
+                return [record]
+        return self._parse_general(text, offset, length)
+
+    def _parse_standard(self, text: str, offset: int, length: int) -> Record | None:
+        """The fast path for the entry MySQL 5.7+ and Aurora write by default; None when the
+        entry has any other shape (the general path then gives the same result, slower)."""
+        m = _STANDARD.match(text)
+        if m is None:
+            return None
+        (when, priv, user, host, ip, thread, pre, qt, lt, rs, rows_examined, rest, post, _, db,
+         set_ts, statement) = m.groups()  # fmt: skip
+        head = statement[:4]
+        if head[:1] == "#" or head.lower() == "use " or head == "SET ":
+            return None  # preamble variants and admin commands: the general path decides
+        statement = without_rds_marker(statement).rstrip()
+        if statement.endswith(";"):
+            statement = statement[:-1]
+        if not statement or "\r" in statement:
+            return None
+        if db is not None:
+            self._db = db
+        message = text.rstrip("\r\n")
+        redacting = self._settings.redact_literals
+        if redacting:
+            message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
+        record = self._new_record(self._times.iso(when), offset, length, message)
+        if user or priv:
+            record["user"] = user or priv
+        if host:
+            record["host"] = host
+        if ip:
+            record["ip"] = ip
+        if thread is not None:
+            record["thread_id"] = int(thread)
+        # Same order as the general path, so a key written twice ends with the same value.
+        if pre:
+            for line in pre.split("\n"):
+                self._key_values(record, line)
+        record["query_time_s"] = float(qt)
+        record["lock_time_s"] = float(lt)
+        record["rows_sent"] = int(rs)
+        record["rows_examined"] = int(rows_examined)
+        if rest:
+            extra = self._extra(rest)
+            if extra is None:
+                self._key_values(record, rest)
+            else:
+                record.update(extra)
+        if post:
+            for line in post.split("\n"):
+                self._key_values(record, line)
+        if set_ts is not None and "start_time_us" not in record:
+            record["start_time_us"] = int(set_ts) * 1_000_000
+        if "database" not in record and self._db is not None:
+            record["database"] = self._db
+        fp, qid = cached_fingerprint(statement)
+        record["statement"] = redact(statement) if redacting else statement
+        record["fingerprint"] = fp
+        record["query_id"] = qid
+        return record
+
+    def _extra(self, rest: str) -> Record | None:
+        """The log_slow_extra fields of MySQL 8.0 in their fixed order, or None."""
+        m = _SLOW_EXTRA.match(rest)
+        if m is None:
+            return None
+        counters = m.groups()
+        fields: Record = dict(zip(_SLOW_EXTRA_KEYS, map(int, counters[:18]), strict=True))
+        if counters[18] is not None:
+            fields["count_hit_tmp_table_size"] = int(counters[18])
+        for key, value in (("start_time_us", counters[19]), ("end_time_us", counters[20])):
+            us = self._times.iso(value) if value else None
+            if us is not None:
+                fields[key] = us
+        return fields
+
+    def _parse_general(self, text: str, offset: int, length: int) -> list[Record]:
+        """Any entry shape: header lines one by one, then preamble, then the statement."""
+        lines = text.split("\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        if lines and not lines[0].startswith("#"):
+            return self._banner_or_garbage(lines, text, offset, length)
+        fields: Record = {}
+        ts_us: int | None = None
+        have_query_time = False
+        i = 0
+        n = len(lines)
+        while i < n:
+            line = lines[i].rstrip("\r")
+            if not line.startswith("#") or line.startswith(_ADMIN):
+                break
+            if line.startswith("# Time: "):
+                value, _, user_host = line[8:].partition(" # User@Host: ")
+                value = value.strip()
+                ts_us = (
+                    self._times.iso(value) if value[4:5] == "-" else self._times.mysql_old(value)
+                )
+                if user_host:
+                    _user_host(fields, "# User@Host: " + user_host)
+            elif line.startswith(("# User@Host: ", "# User: ")):
+                _user_host(fields, line)
+            elif line.startswith("# Query_time: "):
+                have_query_time = self._query_time(fields, line)
+            else:
+                self._key_values(fields, line)
+            i += 1
+        if not have_query_time:
+            return [self._error_record(text, offset, length)]
+        # `use db;` and `SET timestamp=N;` precede the statement; the last line is always the
+        # statement, so a client's own `use x` or `SET timestamp` is never mistaken for them.
+        entry_db: str | None = None
+        set_ts_us: int | None = None
+        while i < n - 1:
+            line = lines[i].rstrip("\r")
+            if line[:4].lower() == "use ":
+                use = _USE.match(line)
+                if use is None:
+                    break
+                entry_db = use.group(2)
+            elif line.startswith("SET ") and "timestamp=" in line:
+                set_ts = _SET_TIMESTAMP.match(line)
+                if set_ts is None:
+                    break
+                set_ts_us = int(set_ts.group(1)) * 1_000_000
+            else:
+                break
+            i += 1
+        statement = without_rds_marker("\n".join(lines[i:])).rstrip()
+        if "\r" in statement:
+            statement = statement.replace("\r\n", "\n")
+        if statement.endswith(";"):
+            statement = statement[:-1]
+        if statement.startswith(_ADMIN):
+            statement = statement[2:]  # pt-query-digest's form: "administrator command: Quit"
+        if entry_db is not None:
+            self._db = entry_db
+        if ts_us is None:
+            ts_us = set_ts_us
+        if set_ts_us is not None and "start_time_us" not in fields:
+            fields["start_time_us"] = set_ts_us
+
+        message = entry_text(text)
+        if self._settings.redact_literals:
+            head = "\n".join(lines[:i])
+            body = redact("\n".join(lines[i:]))
+            message = entry_text(f"{head}\n{body}" if head else body)
+        record = self._new_record(ts_us, offset, length, message)
+        record.update(fields)
+        if statement.startswith(_ADMIN[2:]):
+            record["admin_command"] = statement[len(_ADMIN) - 2 :].strip()
+        elif statement[:4].lower() == "use " and (use := _USE.match(statement + ";")):
+            record["database"] = use.group(2)
+        if "database" not in record and self._db is not None:
+            record["database"] = self._db
+        if statement:
+            fp, qid = cached_fingerprint(statement)
+            record["statement"] = redact(statement) if self._settings.redact_literals else statement
+            record["fingerprint"] = fp
+            record["query_id"] = qid
+        return [record]
+
+    def _banner_or_garbage(
+        self, lines: list[str], text: str, offset: int, length: int
+    ) -> list[Record]:
+        """A start-up banner (no record), or text before the first entry (one error record)."""
+        consumed = 0
+        for line in lines:
+            if not _BANNER.match(line.rstrip("\r")):
+                break
+            consumed += len(line) + 1
+        if consumed:
+            self._db = None  # a new server log session: the file's `use` cache starts empty
+        rest = text[consumed:]
+        if not rest.strip():
+            return []
+        start = offset + len(text[:consumed].encode("utf-8", "surrogateescape"))
+        return [self._error_record(rest, start, length - (start - offset))]
+
+    def _query_time(self, fields: Record, line: str) -> bool:
+        match = _QUERY_TIME.match(line)
+        if match is None:
+            return False
+        qt, lt, rs, rows_examined, rest = match.groups()
+        if _NUMBER.match(qt):
+            fields["query_time_s"] = float(qt)
+        if lt is not None and _NUMBER.match(lt):
+            fields["lock_time_s"] = float(lt)
+        if rs is not None:
+            fields["rows_sent"] = int(rs)
+        if rows_examined is not None:
+            fields["rows_examined"] = int(rows_examined)
+        if rest:
+            self._key_values(fields, rest)
+        return True
+
+    def _key_values(self, fields: Record, line: str) -> None:
+        for key, value in _KEY_VALUE.findall(line):
+            spec = _FIELDS.get(key)
+            if spec is None:
+                continue
+            name, kind = spec
+            if kind == _INT:
+                if value.isdigit():
+                    fields[name] = int(value)
+            elif kind == _FLOAT:
+                if _NUMBER.match(value):
+                    fields[name] = float(value)
+            elif kind == _BOOL:
+                if value in ("Yes", "No"):
+                    fields[name] = value == "Yes"
+            elif kind == _TIME:
+                us = self._times.iso(value) if value else None
+                if us is not None:
+                    fields[name] = us
+            elif value:
+                fields[name] = value
+
+
+def _user_host(fields: Record, line: str) -> None:
+    match = _USER_HOST.match(line.rstrip())
+    if match is None:
+        return
+    priv, user, host, ip, thread = match.groups()
+    set_if(fields, "user", user or priv)
+    set_if(fields, "host", host)
+    set_if(fields, "ip", ip)
+    if thread is not None:
+        fields["thread_id"] = int(thread)

@@ -1,0 +1,187 @@
+"""PostgreSQL stderr log (Aurora/RDS prefix ``%t:%r:%u@%d:[%p]:`` or any ``log_line_prefix``).
+
+An entry is one message: its prefixed primary line, the lines PostgreSQL continued (it writes a
+TAB after every embedded newline; any line without a prefix is taken as a continuation, since
+copies of logs often turn TABs into spaces) and the prefixed secondary lines (DETAIL, HINT,
+QUERY, CONTEXT, LOCATION, STATEMENT) that follow it: the server writes a message and its
+secondary lines as one chunk, so they are contiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from processor.parsing.entries import EntryParser, entry_text
+from processor.parsing.fingerprint import redact_pg
+from processor.parsing.log_line_prefix import compile_prefix
+from processor.parsing.options import ParsingSettings
+from processor.parsing.postgresql_messages import SECONDARY_SEVERITIES, interpret
+from processor.parsing.records import ParserCheckpoint, Record
+
+__all__ = ["PG_LONG_FIELDS", "PostgreSqlParser", "client_fields"]
+
+PG_LONG_FIELDS = (
+    "statement", "text", "detail", "hint", "context", "internal_query", "parameters", "plan"
+)  # fmt: skip
+_SECONDARY_BYTES = frozenset(s.encode() for s in SECONDARY_SEVERITIES)
+
+
+def client_fields(record: Record, client: str | None, *, colon_port: bool = False) -> None:
+    """``client`` as written plus its ``host`` and ``port``.
+
+    stderr's ``%r`` writes ``host(port)`` (``[local]`` for a Unix socket, IPv6 hosts contain
+    colons), csvlog writes ``host:port``: ``colon_port`` selects the latter.
+    """
+    if not client:
+        return
+    record["client"] = client
+    if colon_port:
+        host, colon, port = client.rpartition(":")
+    elif client.endswith(")"):
+        host, colon, port = client[:-1].rpartition("(")
+    else:
+        host, colon, port = client, "", ""
+    if colon and port.isdigit():
+        record["port"] = int(port)
+    else:
+        host = client
+    if host:
+        record["host"] = host
+
+
+class PostgreSqlParser(EntryParser):
+    """Incremental parser of PostgreSQL stderr logs; see the module docstring."""
+
+    record_type: ClassVar[str] = "postgresql"
+    long_fields: ClassVar[tuple[str, ...]] = PG_LONG_FIELDS
+
+    def __init__(
+        self,
+        settings: ParsingSettings,
+        *,
+        checkpoint: ParserCheckpoint | None = None,
+        fallback_timestamp_us: int | None = None,
+    ) -> None:
+        super().__init__(
+            settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
+        )
+        self._pattern = compile_prefix(settings.postgresql_log_line_prefix)
+        # Only the groups this prefix has: the record is built from them on every line.
+        names = set(self._pattern.line.groupindex)
+        self._int_groups = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
+        self._text_groups = tuple(g for g in _TEXT_GROUPS if g in names)
+        # First-line matches found while scanning an ASCII page, by absolute offset.
+        self._first_lines: dict[int, re.Match[str]] = {}
+
+    def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
+        if self._ascii is not None:
+            return self._scan(self._ascii, pos, end)
+        starts: list[int] = []
+        for match in self._pattern.boundary.finditer(buf, pos, end):
+            severity = match.group("severity")
+            if severity is None:
+                severity = match.group("severity_d")
+            # PostgreSQL writes a message and its secondary lines as one chunk, so a DETAIL or
+            # STATEMENT line continues the message before it (unless nothing precedes it).
+            if severity in _SECONDARY_BYTES and match.start() > 0:
+                continue
+            starts.append(match.start())
+        return starts
+
+    def _scan(self, text: str, pos: int, end: int) -> list[int]:
+        """:meth:`_boundaries` on an ASCII page's text (same starts), keeping each entry's
+        first-line match so that parsing does not match the line a second time."""
+        starts: list[int] = []
+        first_lines = self._first_lines
+        base = self._base
+        for match in self._pattern.scan.finditer(text, pos, end):
+            severity = match.group("severity")
+            at = match.start()
+            if severity is None:
+                severity = match.group("severity_d")
+            elif not match.group("body").endswith("\r"):
+                first_lines[base + at] = match
+            if severity in SECONDARY_SEVERITIES and at > 0:
+                first_lines.pop(base + at, None)
+                continue
+            starts.append(at)
+        return starts
+
+    def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
+        entry = entry_text(text)
+        newline = entry.find("\n")
+        first = self._first_lines.pop(offset, None)
+        if first is None:
+            first = self._pattern.match(entry if newline < 0 else entry[:newline])
+        if first is None:
+            if not entry.strip():
+                return []
+            return [self._error_record(text, offset, length)]
+        groups = first.groupdict()
+        redacting = self._settings.redact_literals
+        message = entry
+        body = groups["body"]
+        secondaries: dict[str, str] = {}
+        if newline >= 0:
+            body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
+        elif redacting:
+            message = _redact_line(first, entry)
+        ts = groups.get("ts")
+        ts_us = self._times.iso(ts) if ts is not None else None
+        if ts_us is None and groups.get("epoch"):
+            ts_us = self._times.epoch_s(groups["epoch"])
+        record = self._new_record(ts_us, offset, length, message)
+        for key in self._int_groups:
+            value = groups.get(key)
+            if value:
+                record[key] = int(value)
+        for key in self._text_groups:
+            value = groups.get(key)
+            if value:
+                record[key] = value
+        client = groups.get("client")
+        if client:
+            client_fields(record, client)
+        interpret(record, groups["severity"], body, secondaries, redacting=redacting)
+        return [record]
+
+    def _lines(
+        self, first: re.Match[str], lines: list[str], redacting: bool
+    ) -> tuple[str, dict[str, str], str]:
+        """A multi-line message: its primary text, its secondary fields, its shown text."""
+        parts: list[tuple[str, list[str]]] = [("", [first.group("body")])]
+        shown = [_redact_line(first, lines[0]) if redacting else lines[0]]
+        for line in lines[1:]:
+            secondary = None if line.startswith("\t") else self._pattern.match(line)
+            if secondary is not None:
+                parts.append((secondary.group("severity"), [secondary.group("body")]))
+                if redacting:
+                    shown.append(_redact_line(secondary, line))
+            else:
+                # PostgreSQL wrote a TAB after the newline; the TAB is not part of the text.
+                parts[-1][1].append(line[1:] if line.startswith("\t") else line)
+                if redacting:
+                    shown.append(redact_pg(line))
+        secondaries: dict[str, str] = {}
+        for severity, part in parts[1:]:
+            value = "\n".join(part)
+            previous = secondaries.get(severity)
+            secondaries[severity] = value if previous is None else f"{previous}\n{value}"
+        return (
+            "\n".join(parts[0][1]),
+            secondaries,
+            "\n".join(shown) if redacting else "\n".join(lines),
+        )
+
+
+def _redact_line(match: re.Match[str], line: str) -> str:
+    start = match.start("body") - match.start()  # the match may be on a whole page's text
+    return line[:start] + redact_pg(line[start:])
+
+
+_INT_GROUPS = ("pid", "session_line", "transaction_id", "leader_pid", "pg_query_id")
+_TEXT_GROUPS = (
+    "user", "database", "application_name", "session_id", "command_tag", "sqlstate",
+    "backend_type", "virtual_transaction_id",
+)  # fmt: skip

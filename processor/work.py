@@ -1,0 +1,333 @@
+"""One log-file event's work: read from the durable checkpoint to the end, parse, ship, checkpoint.
+
+    tracking item ─▶ source.read(from checkpoint) ─▶ parser.feed ─▶ batcher ─▶ sink
+                                                                       │ tickets settle
+    tracking item ◀─ save_checkpoint (in order, per segment) ◀─────────────┘
+
+A file is read in *segments* of about ``checkpoint_every_bytes``. Reading goes on while earlier
+segments are still being shipped; each segment's checkpoint is written, in order, only once
+every record cut from it is delivered or dead-lettered. The parser's final offset is what is
+checkpointed, so an entry held back at a segment's end is read again after a restart; its
+carry-over state is checkpointed with it, so a resumed parser produces the same records.
+
+Memory is bounded by :class:`InflightBytes`: a segment's bytes are counted from download until
+its checkpoint is written, and downloads wait when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from common.errors import ConflictError, NotFoundError, RejectedError
+from common.events import LogFileEvent
+from common.logs import get_logger
+from common.tracking import Checkpoint, TrackedFile, TrackingTable
+from processor.batching import Batcher
+from processor.config import StreamNames
+from processor.delivery import Document, Ticket
+from processor.metrics import (
+    BYTES_READ,
+    CHECKPOINT_CONFLICTS,
+    FILE_LAG_BYTES,
+    FILE_LAG_SECONDS,
+    INFLIGHT_BYTES,
+    RECORDS,
+)
+from processor.parsing import LogType, ParserCheckpoint, ParsingSettings, detect_type, make_parser
+from processor.parsing.records import Parser, Record
+from processor.records import FileContext
+from processor.sources import Anchor, FileRef, Position, Source
+
+__all__ = ["FileWork", "InflightBytes", "log_type_of"]
+
+log = get_logger(__name__)
+
+_KIND_TYPES = {
+    "slowquery": LogType.MYSQL_SLOW,
+    "error": LogType.MYSQL_ERROR,
+    "general": LogType.MYSQL_GENERAL,
+    "audit": LogType.MYSQL_AUDIT,
+    "postgresql": LogType.POSTGRESQL,
+}
+
+
+def log_type_of(event: LogFileEvent, log_file: str) -> LogType:
+    """The grammar of a file: from its Aurora name, else from the event's log kind."""
+    detected = detect_type(log_file)
+    if detected is not None:
+        return detected
+    if event.engine == "aurora-postgresql":
+        return LogType.POSTGRESQL_CSV if log_file.endswith(".csv") else LogType.POSTGRESQL
+    return _KIND_TYPES[event.log_kind]
+
+
+class InflightBytes:
+    """A byte semaphore: log bytes between download and their checkpoint."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._changed = asyncio.Condition()
+
+    async def acquire(self, count: int) -> int:
+        """Wait until ``count`` bytes fit (a single chunk larger than the limit waits for an
+        empty budget); returns the bytes taken."""
+        count = min(count, self.limit)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used + count <= self.limit)
+            self.used += count
+        INFLIGHT_BYTES.set(self.used)
+        return count
+
+    async def release(self, count: int) -> None:
+        async with self._changed:
+            self.used -= count
+            self._changed.notify_all()
+        INFLIGHT_BYTES.set(self.used)
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+
+class Superseded(Exception):
+    """Another processor moved this file's checkpoint: it owns the file now."""
+
+
+@dataclass
+class _Segment:
+    ticket: Ticket
+    parser_checkpoint: ParserCheckpoint
+    held_bytes: int
+    position: Position | None
+
+
+class _Checkpointer:
+    """Writes the segments' checkpoints in order as their tickets settle (one task per file)."""
+
+    def __init__(self, tracking: TrackingTable, tracked: TrackedFile, inflight: InflightBytes):
+        self._tracking = tracking
+        self._file = tracked
+        self._inflight = inflight
+        self.saved = tracked.checkpoint
+        self._queue: asyncio.Queue[_Segment | None] = asyncio.Queue()
+        self.failure: BaseException | None = None
+        self._task = asyncio.create_task(self._run(), name=f"checkpoint-{tracked.identity}")
+
+    def add(self, segment: _Segment) -> None:
+        self._queue.put_nowait(segment)
+
+    async def _run(self) -> None:
+        while (segment := await self._queue.get()) is not None:
+            try:
+                if self.failure is None:
+                    await segment.ticket.wait()
+                    await self._save(segment)
+            except Exception as exc:  # reported to the reader through self.failure
+                self.failure = exc
+            finally:
+                await self._inflight.release(segment.held_bytes)
+
+    async def _save(self, segment: _Segment) -> None:
+        cp = segment.parser_checkpoint
+        saved = self.saved
+        marker, marker_offset = saved.marker, saved.marker_offset
+        anchor = (saved.anchor_end, saved.anchor_length, saved.anchor_digest)
+        position = segment.position
+        if position is not None and position.marker is not None:
+            marker, marker_offset = position.marker, position.marker_offset
+        if position is not None and position.anchor is not None:
+            anchor = (position.anchor.end, position.anchor.length, position.anchor.digest)
+        new = Checkpoint(
+            offset=cp.offset,
+            marker=marker,
+            marker_offset=marker_offset,
+            anchor_end=anchor[0],
+            anchor_length=anchor[1],
+            anchor_digest=anchor[2],
+            parser_state=cp.to_json(),
+        )
+        try:
+            self.saved = await self._tracking.save_checkpoint(
+                self._file.instance_id, self._file.identity, self.saved, new
+            )
+        except ConflictError as exc:
+            CHECKPOINT_CONFLICTS.inc()
+            raise Superseded(str(exc)) from exc
+
+    async def finish(self) -> Checkpoint:
+        """Wait for every queued segment; re-raise the first failure."""
+        self._queue.put_nowait(None)
+        await self._task
+        if self.failure is not None:
+            raise self.failure
+        return self.saved
+
+    async def abandon(self) -> None:
+        self._task.cancel()
+        # wait() rather than await: our own cancellation must not be mistaken for the task's.
+        await asyncio.wait([self._task])
+        while not self._queue.empty():
+            segment = self._queue.get_nowait()
+            if segment is not None:
+                await self._inflight.release(segment.held_bytes)
+
+
+class FileWork:
+    """Processes log-file events. One instance per replica; :meth:`process` may run
+    concurrently for different files (never for the same file: the consumer serialises)."""
+
+    def __init__(
+        self,
+        *,
+        tracking: TrackingTable,
+        source: Source,
+        batcher: Batcher,
+        parsing: ParsingSettings,
+        streams: StreamNames,
+        inflight: InflightBytes,
+        checkpoint_every_bytes: int,
+    ) -> None:
+        self._tracking = tracking
+        self._source = source
+        self._batcher = batcher
+        self._parsing = parsing
+        self._streams = streams
+        self._inflight = inflight
+        self._segment_bytes = checkpoint_every_bytes
+
+    async def process(self, event: LogFileEvent) -> None:
+        """Deliver the file's records from its checkpoint to its current end.
+
+        Returns when everything read is delivered and checkpointed (or when there was nothing
+        to do). Raises :class:`~common.errors.RejectedError` for an event that can never be
+        processed, :class:`~common.errors.RetriableError` subclasses for transient trouble
+        (the consumer retries the event later).
+        """
+        tracked = await self._tracking.get(event.instance_id, event.file_identity)
+        if tracked is None:
+            raise RejectedError(
+                f"no tracking item for {event.instance_id}/{event.file_identity}",
+                reason="untracked_file",
+            )
+        observation = tracked.observation
+        if observation.status in {"deleted", "lost"}:
+            return  # nothing left to read; discovery has accounted for any loss
+        size_hint = max(event.size_bytes, observation.seen_size)
+        final = observation.status == "rotated"
+        if tracked.checkpoint.offset >= size_hint:
+            return  # level-triggered: this observation is already satisfied
+        FILE_LAG_BYTES.observe(size_hint - tracked.checkpoint.offset)
+        log_file = observation.log_file or event.log_file
+        log_type = log_type_of(event, log_file)
+        parser = make_parser(
+            log_type,
+            self._parsing,
+            checkpoint=_parser_checkpoint(tracked),
+            fallback_timestamp_us=max(event.last_written_ms, observation.seen_last_written_ms)
+            * 1000,
+        )
+        context = FileContext.of(event.model_copy(update={"log_file": log_file}))
+        ref = FileRef(event.instance_id, log_file, event.file_identity)
+        saved = tracked.checkpoint
+        anchor = (
+            Anchor(saved.anchor_end, saved.anchor_length, saved.anchor_digest)
+            if saved.anchor_length
+            else None
+        )
+        start = Position(saved.offset, saved.marker, saved.marker_offset, anchor)
+        checkpointer = _Checkpointer(self._tracking, tracked, self._inflight)
+        try:
+            saved = await self._read(
+                ref, start, size_hint, final, parser, context, log_type, checkpointer
+            )
+        except Superseded:
+            log.info("file_superseded", instance=event.instance_id, log_file=log_file)
+            return
+        except NotFoundError:
+            await checkpointer.abandon()
+            log.info("file_vanished", instance=event.instance_id, log_file=log_file)
+            return
+        except BaseException:
+            await checkpointer.abandon()
+            raise
+        FILE_LAG_SECONDS.observe(max(0.0, time.time() - event.observed_at_ms / 1000))
+        log.debug(
+            "file_delivered",
+            instance=event.instance_id,
+            log_file=log_file,
+            offset=saved.offset,
+            size=size_hint,
+        )
+
+    async def _read(
+        self,
+        ref: FileRef,
+        start: Position,
+        size_hint: int,
+        final: bool,
+        parser: Parser,
+        context: FileContext,
+        log_type: LogType,
+        checkpointer: _Checkpointer,
+    ) -> Checkpoint:
+        ticket = Ticket(ref.identity)
+        held = 0
+        last_position: Position | None = None
+        positions: deque[Position] = deque()
+        async for chunk in self._source.read(ref, start, size_hint=size_hint):
+            if checkpointer.failure is not None:
+                raise checkpointer.failure
+            held += await self._inflight.acquire(len(chunk.data))
+            BYTES_READ.labels(log_type.record_type).inc(len(chunk.data))
+            await self._submit(parser.feed(chunk.data), context, ticket)
+            positions.append(chunk.end)
+            if held >= self._segment_bytes:
+                cp = parser.checkpoint()
+                last_position = _position_before(positions, cp.offset) or last_position
+                ticket.seal()
+                checkpointer.add(_Segment(ticket, cp, held, last_position))
+                ticket, held = Ticket(ref.identity), 0
+        if final:
+            await self._submit(parser.flush(), context, ticket)
+        cp = parser.checkpoint()
+        last_position = _position_before(positions, cp.offset) or last_position
+        ticket.seal()
+        checkpointer.add(_Segment(ticket, cp, held, last_position))
+        await self._batcher.flush()
+        return await checkpointer.finish()
+
+    async def _submit(self, records: list[Record], context: FileContext, ticket: Ticket) -> None:
+        if not records:
+            return
+        ticket.add(len(records))
+        for record in records:
+            stream = self._streams.for_log_type(str(record["log_type"]))
+            rid, body = context.finish(record)
+            await self._batcher.submit(Document(stream, rid, body, ticket))
+        RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
+
+
+def _position_before(positions: deque[Position], offset: int) -> Position | None:
+    """The latest chunk end at or before ``offset`` (its marker and anchor, if any); drops
+    older ones."""
+    best = None
+    while positions and positions[0].marker_offset <= offset:
+        best = positions.popleft()
+    return best
+
+
+def _parser_checkpoint(tracked: TrackedFile) -> ParserCheckpoint:
+    state = tracked.checkpoint.parser_state
+    if state:
+        try:
+            restored = ParserCheckpoint.from_json(state)
+        except ValueError:
+            log.warning("parser_state_discarded", instance=tracked.instance_id)
+        else:
+            if restored.offset == tracked.checkpoint.offset:
+                return restored
+    return ParserCheckpoint(offset=tracked.checkpoint.offset)
