@@ -128,7 +128,8 @@ class PollDispatcher:
             if owned is None:
                 self._scheduler.remove(ticket.key)
                 continue
-            if ticket.key in self._running:
+            if ticket.key in self._running or owned.lease.valid_until <= now:
+                # Still polling it, or its lease ran out and the next cycle will drop it.
                 self._scheduler.defer(ticket, now + _IDLE_WAIT_S)
                 continue
             task = asyncio.create_task(self._poll(ticket, owned), name=f"poll-{ticket.key}")

@@ -146,7 +146,7 @@ class Ownership:
             if owned is not None:
                 self._drop(owned, "lost")
         if lost:
-            log.warning("leases_lost", instances=len(lost))
+            log.warning("leases_not_renewed", instances=len(lost))
 
     async def _release_undesired(self, desired: set[str]) -> None:
         giving_back = [

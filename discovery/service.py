@@ -300,7 +300,7 @@ async def _until_done(what: str, step: Callable[[], Awaitable[Any]], lifecycle: 
         error = attempt.exception()
         if error is None:
             return True
-        log.warning("dependency_unavailable", dependency=what, error=str(error)[:300])
+        log.warning("startup_step_failed", step=what, error=str(error)[:300])
         await _wait(lifecycle.stopping, delay)
         delay = min(_RETRY_MAX_S, delay * 2)
     return False
