@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
 
 import aioboto3
 import pytest
@@ -15,10 +14,6 @@ from common.clients.valkey import make_valkey
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import AwsSettings, RdsSettings, ValkeySettings
 from common.tracking import TrackingTable
-
-if TYPE_CHECKING:
-    from simulator.client import SimulatorControl
-    from simulator.fleet import Fleet
 
 
 @pytest.fixture
@@ -53,34 +48,6 @@ def caller(valkey: redis.Redis, key_prefix: str) -> RdsCaller:
         key=f"{key_prefix}rds-budget",
     )
     return RdsCaller(budget)
-
-
-@pytest.fixture(scope="session")
-def simulator_control(moto_url: str) -> Iterator[SimulatorControl]:
-    from simulator.client import SimulatorControl
-
-    control = SimulatorControl(moto_url)
-    yield control
-    control.close()
-
-
-@pytest.fixture
-def fleet(moto_url: str, simulator_control: SimulatorControl) -> Iterator[Fleet]:
-    """A simulated Aurora fleet on a simulated clock; faults and the request log reset."""
-    from simulator.clock import SimClock
-    from simulator.fleet import Fleet
-
-    simulator_control.reset()
-    fleet = Fleet(moto_url, clock=SimClock(), seed=uuid.uuid4().hex)
-    yield fleet
-    fleet.close()
-    simulator_control.reset()
-
-
-@pytest.fixture
-def ident() -> Callable[[str], str]:
-    """RDS identifiers no other test uses (a letter first, letters, digits, single hyphens)."""
-    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

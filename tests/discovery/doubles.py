@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from discovery.ownership import DropReason, OwnedInstance
@@ -45,18 +43,3 @@ class RecordingListener:
 
     def is_polling(self, instance_id: str) -> bool:
         return instance_id in self.polling
-
-
-async def eventually(
-    condition: Callable[[], bool], *, timeout_s: float = 5.0, every_s: float = 0.005
-) -> None:
-    """Wait until ``condition()`` holds, checking every ``every_s``; fail after ``timeout_s``.
-    For conditions that no event announces (another task's or process's state)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    for _ in itertools.count():
-        if condition():
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(every_s)

@@ -16,7 +16,7 @@ from discovery.leases import Lease
 from discovery.ownership import OwnedInstance
 from discovery.poller import PollResult
 from discovery.scheduler import CallPacer, PollScheduler, SchedulerPolicy
-from tests.discovery.doubles import eventually
+from tests.waiting import eventually
 
 WAIT_S = 5.0  # every wait below is bounded by this
 
@@ -87,10 +87,12 @@ async def test_owned_instances_are_polled_a_bounded_number_at_a_time(
     for n in range(8):
         poller.gates[f"db-{n}"] = gate
         dispatcher.acquired(_owned(f"db-{n}"))
-    await eventually(lambda: len(poller.started) == 3)
+    await eventually(lambda: len(poller.started) == 3, timeout_s=WAIT_S)
     assert dispatcher.is_polling(poller.started[0])
     gate.set()
-    await eventually(lambda: set(poller.finished) >= {f"db-{n}" for n in range(8)})
+    await eventually(
+        lambda: set(poller.finished) >= {f"db-{n}" for n in range(8)}, timeout_s=WAIT_S
+    )
     assert poller.most_running == 3
 
 
@@ -102,9 +104,9 @@ async def test_a_lost_lease_stops_the_poll_at_once(
     owned = _owned("db-1")
     before = metrics.POLLS.labels("full", "lease_lost")._value.get()
     dispatcher.acquired(owned)
-    await eventually(lambda: dispatcher.is_polling("db-1"))
+    await eventually(lambda: dispatcher.is_polling("db-1"), timeout_s=WAIT_S)
     dispatcher.dropped(owned, "lost")
-    await eventually(lambda: not dispatcher.is_polling("db-1"))
+    await eventually(lambda: not dispatcher.is_polling("db-1"), timeout_s=WAIT_S)
     assert metrics.POLLS.labels("full", "lease_lost")._value.get() == before + 1
     assert owned.files is None
     assert "db-1" not in dispatcher.owned
@@ -122,16 +124,17 @@ async def test_a_poll_never_outlives_its_lease_unless_renewed(
     dispatcher.acquired(short)
     dispatcher.acquired(renewed)
     await eventually(
-        lambda: dispatcher.is_polling("db-short") and dispatcher.is_polling("db-renewed")
+        lambda: dispatcher.is_polling("db-short") and dispatcher.is_polling("db-renewed"),
+        timeout_s=WAIT_S,
     )
     renewed.lease = replace(renewed.lease, valid_until=loop.time() + 30)
     dispatcher.renewed(renewed)
     started = loop.time()
-    await eventually(lambda: not dispatcher.is_polling("db-short"))
+    await eventually(lambda: not dispatcher.is_polling("db-short"), timeout_s=WAIT_S)
     assert loop.time() - started < 0.5
     assert dispatcher.is_polling("db-renewed")
     gate.set()
-    await eventually(lambda: "db-renewed" in poller.finished)
+    await eventually(lambda: "db-renewed" in poller.finished, timeout_s=WAIT_S)
     assert "db-short" not in poller.finished
 
 
@@ -142,7 +145,10 @@ async def test_a_failed_poll_is_retried_later_and_the_loop_goes_on(
     poller.fail.add("db-bad")
     dispatcher.acquired(_owned("db-bad"))
     dispatcher.acquired(_owned("db-good"))
-    await eventually(lambda: poller.started.count("db-bad") >= 2 and "db-good" in poller.finished)
+    await eventually(
+        lambda: poller.started.count("db-bad") >= 2 and "db-good" in poller.finished,
+        timeout_s=WAIT_S,
+    )
 
 
 async def test_drain_lets_polls_finish_then_cancels_the_rest() -> None:
@@ -162,7 +168,8 @@ async def test_drain_lets_polls_finish_then_cancels_the_rest() -> None:
     dispatcher.acquired(_owned("db-quick"))
     dispatcher.acquired(_owned("db-stuck"))
     await eventually(
-        lambda: dispatcher.is_polling("db-quick") and dispatcher.is_polling("db-stuck")
+        lambda: dispatcher.is_polling("db-quick") and dispatcher.is_polling("db-stuck"),
+        timeout_s=WAIT_S,
     )
     stopping.set()
     await asyncio.wait_for(task, WAIT_S)
