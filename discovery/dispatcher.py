@@ -83,6 +83,11 @@ class PollDispatcher:
         self._scheduler.add(owned.instance_id, now, overdue_s=overdue_s)
         self._wake.set()
 
+    def retire(self, owned: OwnedInstance) -> None:
+        self._scheduler.remove(owned.instance_id)
+        self._scheduler.add(owned.instance_id, self._clock(), overdue_s=self._acquired_overdue_s)
+        self._wake.set()
+
     def renewed(self, owned: OwnedInstance) -> None:
         running = self._running.get(owned.instance_id)
         if running is not None and running.timeout is not None:
@@ -217,6 +222,8 @@ class PollDispatcher:
             return
         listing = "full" if result.full_listing else "incremental"
         metrics.POLLS.labels(listing, "ok").inc()
+        if owned.retiring and result.full_listing:
+            owned.retired = True
         self._scheduler.done(
             ticket,
             self._clock(),

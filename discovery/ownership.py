@@ -5,8 +5,9 @@ One :meth:`Ownership.cycle` every ``lease_renew_interval_s``:
 1. drop leases whose local validity ran out (Valkey unreachable for too long);
 2. heartbeat, learning the live replicas;
 3. renew every lease held; a lease found taken by another holder is dropped at once;
-4. give back leases of instances now assigned to another replica (or gone from the fleet),
-   unless a poll of them is in flight (next cycle then);
+4. give back leases of instances now assigned to another replica, unless a poll of them is
+   in flight (next cycle then); an instance gone from the fleet is first polled once more,
+   completely (a deleted instance's files are then settled as gone, unread bytes as lost);
 5. try to take the leases of instances assigned here and not yet held.
 
 So a dead replica's instances are taken over once its heartbeat has expired (``member_ttl_s``)
@@ -50,6 +51,10 @@ class OwnedInstance:
     files: InstanceFiles | None = None
     # Newest LastWritten seen in any listing: incremental listings start a margin before it.
     high_water_ms: int | None = None
+    # Gone from the fleet: kept (and its lease renewed) for one last complete poll, so the
+    # files of a deleted instance are settled and their unread bytes counted as lost.
+    retiring: bool = False
+    retired: bool = False
 
     @property
     def instance_id(self) -> str:
@@ -58,6 +63,10 @@ class OwnedInstance:
 
 class OwnershipListener(Protocol):
     def acquired(self, owned: OwnedInstance) -> None: ...
+
+    def retire(self, owned: OwnedInstance) -> None:
+        """Poll ``owned`` once more, completely, then set ``owned.retired``."""
+        ...
 
     def renewed(self, owned: OwnedInstance) -> None: ...
 
@@ -99,7 +108,7 @@ class Ownership:
         if fleet is None:
             return
         desired = assign(fleet.instances, members, self._membership.replica_id)
-        await self._release_undesired(desired)
+        await self._release_undesired(desired, fleet)
         for instance_id, owned in self.owned.items():
             latest = fleet.instances.get(instance_id)
             if latest is not None and latest != owned.instance:
@@ -148,12 +157,18 @@ class Ownership:
         if lost:
             log.warning("leases_not_renewed", instances=len(lost))
 
-    async def _release_undesired(self, desired: set[str]) -> None:
-        giving_back = [
-            owned
-            for instance_id, owned in self.owned.items()
-            if instance_id not in desired and not self._listener.is_polling(instance_id)
-        ]
+    async def _release_undesired(self, desired: set[str], fleet: Fleet) -> None:
+        giving_back = []
+        for instance_id, owned in self.owned.items():
+            if instance_id in desired or self._listener.is_polling(instance_id):
+                continue
+            if instance_id not in fleet.instances and not owned.retired:
+                # Deleted (or filtered out): settle its files before anyone forgets them.
+                if not owned.retiring:
+                    owned.retiring = True
+                    self._listener.retire(owned)
+                continue
+            giving_back.append(owned)
         if not giving_back:
             return
         for owned in giving_back:

@@ -73,7 +73,7 @@ class InstancePoller:
             owned.files = await self._tracker.load(owned.instance, owned.lease.fence)
             owned.high_water_ms = None
         files = owned.files
-        full = full_listing or owned.high_water_ms is None
+        full = full_listing or owned.high_water_ms is None or owned.retiring
         since = None
         if not full and owned.high_water_ms is not None:
             since = listing_since(files.known(), owned.high_water_ms, self._margin_ms, self._rules)

@@ -28,12 +28,16 @@ class RecordingListener:
     """Records ownership changes; ``polling`` names instances to report as mid-poll."""
 
     acquired_ids: list[str] = field(default_factory=list)
+    retiring_ids: list[str] = field(default_factory=list)
     renewed_ids: list[str] = field(default_factory=list)
     dropped_ids: list[tuple[str, DropReason]] = field(default_factory=list)
     polling: set[str] = field(default_factory=set)
 
     def acquired(self, owned: OwnedInstance) -> None:
         self.acquired_ids.append(owned.instance_id)
+
+    def retire(self, owned: OwnedInstance) -> None:
+        self.retiring_ids.append(owned.instance_id)
 
     def renewed(self, owned: OwnedInstance) -> None:
         self.renewed_ids.append(owned.instance_id)

@@ -31,9 +31,11 @@ class ScriptedPoller:
         self.running = 0
         self.most_running = 0
         self.fail: set[str] = set()
+        self.full_listings: list[bool] = []
 
     async def poll(self, owned: OwnedInstance, *, full_listing: bool) -> PollResult:
         self.started.append(owned.instance_id)
+        self.full_listings.append(full_listing)
         self.running += 1
         self.most_running = max(self.most_running, self.running)
         try:
@@ -177,3 +179,17 @@ async def test_drain_lets_polls_finish_then_cancels_the_rest() -> None:
     assert await dispatcher.drain(0.3) == 1
     assert poller.finished == ["db-quick"]
     assert not dispatcher.is_polling("db-stuck")
+
+
+async def test_a_retiring_instance_gets_one_more_complete_poll(
+    running: tuple[PollDispatcher, ScriptedPoller],
+) -> None:
+    dispatcher, poller = running
+    owned = _owned("db-gone")
+    dispatcher.acquired(owned)
+    await eventually(lambda: "db-gone" in poller.finished, timeout_s=WAIT_S)
+    polls_before = len(poller.full_listings)
+    owned.retiring = True
+    dispatcher.retire(owned)
+    await eventually(lambda: owned.retired, timeout_s=WAIT_S)
+    assert poller.full_listings[polls_before] is True, "the next poll lists everything"

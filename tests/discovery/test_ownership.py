@@ -102,13 +102,19 @@ async def test_leases_not_renewed_in_time_expire_locally(
     assert {reason for _id, reason in events.dropped_ids} == {"expired"}
 
 
-async def test_instances_leaving_the_fleet_are_released(
+async def test_instances_leaving_the_fleet_are_polled_once_more_then_released(
     valkey: redis.Redis, key_prefix: str
 ) -> None:
     clock = Clock()
     a, events = _replica(valkey, key_prefix, "a", clock)
     await a.cycle(FLEET)
     smaller = Fleet.of([i for i in FLEET.instances.values() if i.instance_id != "db-000"], 2)
+    await a.cycle(smaller)
+    assert events.retiring_ids == ["db-000"]
+    assert "db-000" in a.owned, "kept until its files are settled"
+    await a.cycle(smaller)
+    assert events.retiring_ids == ["db-000"], "asked once"
+    a.owned["db-000"].retired = True  # the dispatcher's last, complete poll is done
     await a.cycle(smaller)
     assert ("db-000", "released") in events.dropped_ids
     other = LeaseStore(valkey, key_prefix=key_prefix, holder="x/1", ttl_s=30)

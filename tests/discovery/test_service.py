@@ -10,11 +10,13 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
+from common.clients.aws import AwsClients
 from common.health import HealthServer, Liveness, Readiness
 from common.runner import Lifecycle
 from common.settings import load_settings
+from common.tracking import TrackingTable
 from discovery.config import DiscoverySettings
-from discovery.metrics import EVENTS_PUBLISHED
+from discovery.metrics import BYTES_LOST, EVENTS_PUBLISHED
 from discovery.service import make_main
 from simulator import AURORA_MYSQL_3, Fleet, LogProfile, Rate
 from tests.waiting import eventually
@@ -22,7 +24,7 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
-async def test_service_polls_publishes_reports_and_stops_cleanly(
+async def test_service_polls_publishes_counts_losses_and_stops_cleanly(
     fleet: Fleet,
     ident: Callable[[str], str],
     unique_name: Callable[[str], str],
@@ -57,6 +59,7 @@ async def test_service_polls_publishes_reports_and_stops_cleanly(
             "AURORA_DISCOVERY__LEASE_TTL_S": "3",
             "AURORA_DISCOVERY__LEASE_RENEW_INTERVAL_S": "1",
             "AURORA_DISCOVERY__MEMBER_TTL_S": "3",
+            "AURORA_DISCOVERY__INVENTORY_INTERVAL_S": "1",
             "AURORA_HTTP__HOST": "127.0.0.1",
             "AURORA_HTTP__PORT": "0",
             "AURORA_SERVICE__SHUTDOWN_DEADLINE_S": "5",
@@ -103,8 +106,26 @@ async def test_service_polls_publishes_reports_and_stops_cleanly(
                 'aurora_rds_calls_total{operation="DescribeDBLogFiles",outcome="ok"}',
             ):
                 assert name in metrics, name
-        lease_keys = [key async for key in valkey.scan_iter(f"{key_prefix}discovery:lease:*")]
-        assert len(lease_keys) == 2
+            lease_keys = [key async for key in valkey.scan_iter(f"{key_prefix}discovery:lease:*")]
+            assert len(lease_keys) == 2
+
+            # An instance deleted with files nobody read: they are lost, and counted.
+            gone = cluster.members[1]
+            lost_before = BYTES_LOST._value.get()
+            fleet.remove_instance(gone)
+
+            async def settled() -> bool:
+                text = (await http.get("/metrics")).text
+                return (
+                    _sample(text, "aurora_discovery_instances_owned") == 1
+                    and _sample(text, "aurora_discovery_bytes_lost_total") > lost_before
+                )
+
+            await eventually(settled, timeout_s=30, interval_s=0.2, message="loss not counted")
+            async with AwsClients(settings.aws).dynamodb() as dynamodb:
+                table = TrackingTable(dynamodb, settings.dynamodb.table, item_ttl_s=3600)
+                statuses = {file.observation.status for file in await table.files_of(gone)}
+            assert statuses == {"lost"}
         lifecycle.stopping.set()
         await asyncio.wait_for(main, timeout=settings.service.shutdown_deadline_s)
         assert [key async for key in valkey.scan_iter(f"{key_prefix}discovery:lease:*")] == []
