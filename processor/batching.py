@@ -74,7 +74,9 @@ class Batcher:
             await self._shipper.ship(stream, documents)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a bug: keep it visible to whoever drains the batcher
+        except Exception as exc:  # a bug: fail the waiting work, and tell whoever drains us
+            for ticket in {id(document.ticket): document.ticket for document in documents}.values():
+                ticket.fail(exc)
             self._failures.append(exc)
             raise
         finally:

@@ -304,10 +304,15 @@ class FileWork:
         if not records:
             return
         ticket.add(len(records))
+        streams: dict[str, str] = {}
+        submit = self._batcher.submit
         for record in records:
-            stream = self._streams.for_log_type(str(record["log_type"]))
+            log_type = record["log_type"]
+            stream = streams.get(log_type)
+            if stream is None:
+                stream = streams[log_type] = self._streams.for_log_type(str(log_type))
             rid, body = context.finish(record)
-            await self._batcher.submit(Document(stream, rid, body, ticket))
+            await submit(Document(stream, rid, body, ticket))
         RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
 
 
