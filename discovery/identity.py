@@ -5,16 +5,8 @@ at rotation, reuses hourly names every day and shifts ``server_audit.log.N`` cha
 decides, from what was known of an instance's files and a new DescribeDBLogFiles listing,
 what happened to every piece of content. It is pure: no I/O, no clock.
 
-Name roles (:class:`Role`)::
-
-    ACTIVE   written now, starts again small after rotation: mysql-error-running.log,
-             mysql-slowquery.log, mysql-general.log, server_audit.log (and mysql-error.log)
-    RENAMED  reusable rotated names, final content: legacy hourly ``.N`` (reused daily),
-             ``server_audit.log.N`` (shifted one step deeper at each rotation)
-    DATED    unique rotated names ``.YYYY-MM-DD.H``: final content, named once
-    SERIES   unique names, one per rotation, never renamed: PostgreSQL
-             ``postgresql.log.<time>[.csv]``, Aurora audit ``audit.log.<stripe>.<time>.<n>``;
-             the newest of a series is the one being written
+Name roles (ACTIVE, RENAMED, DATED, SERIES) are defined with the names in
+:mod:`common.lognames`; the newest of a SERIES is the one being written.
 
 Names whose content can flow into one another form a *family* (the active name and its
 rotations; a chain; one series). The rules, applied per family by :func:`reconcile`:
@@ -36,14 +28,13 @@ rotations; a chain; one series). The rules, applied per family by :func:`reconci
 
 from __future__ import annotations
 
-import enum
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from common.events import LogKind
+from common.lognames import HOURLY_BASES, LogName, Role, Style, parse_log_name
 
 __all__ = [
     "Born",
@@ -53,18 +44,14 @@ __all__ = [
     "Grew",
     "Known",
     "Listing",
-    "LogName",
     "Moved",
     "NameRules",
     "NeedsFullListing",
     "Plan",
-    "Role",
     "StatusChanged",
-    "Style",
     "birth_name",
     "listing_since",
     "make_identity",
-    "parse_log_name",
     "reconcile",
 ]
 
@@ -78,89 +65,6 @@ _VISIBLE_MS = 2 * LAST_WRITTEN_SLACK_MS
 _HOUR_MS = 3_600_000
 # How late after the top of the hour an hourly rotation may still happen.
 _ROTATION_GRACE_MS = 15 * 60_000
-
-
-class Role(enum.Enum):
-    ACTIVE = "active"
-    RENAMED = "renamed"
-    DATED = "dated"
-    SERIES = "series"
-
-
-class Style(enum.Enum):
-    """How content moves between the names of a family."""
-
-    HOURLY = "hourly"  # the active name is renamed to .N or .YYYY-MM-DD.H
-    CHAIN = "chain"  # logrotate-style: name -> name.1 -> name.2 ...
-    SERIES = "series"  # a new unique name per rotation
-
-
-@dataclass(frozen=True)
-class LogName:
-    """What a log file name says about its content."""
-
-    name: str
-    kind: LogKind
-    family: str
-    style: Style
-    role: Role
-    # CHAIN: 0 for the active name, N for name.N. SERIES: sortable age within the family.
-    position: int = 0
-    order: str = ""
-    # The active name of an hourly-rotated MySQL log: rotation happens at the top of the hour.
-    rotates_hourly: bool = False
-
-
-_HOURLY_BASES: dict[str, LogKind] = {
-    "error/mysql-error-running.log": "error",
-    "slowquery/mysql-slowquery.log": "slowquery",
-    "general/mysql-general.log": "general",
-}
-_PLAIN_ACTIVE: dict[str, LogKind] = {"error/mysql-error.log": "error"}
-_DATED = re.compile(r"^(?P<base>.+)\.(?P<date>\d{4}-\d{2}-\d{2})\.(?P<hour>\d{1,2})$")
-_NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,2})$")
-_SERVER_AUDIT = re.compile(r"^(?P<base>audit/server_audit\.log)(?:\.(?P<n>\d{1,4}))?$")
-_AURORA_AUDIT = re.compile(
-    r"^(?P<base>audit/audit\.log\.\d+)\.(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2})\.(?P<n>\d+)$"
-)
-_POSTGRES = re.compile(
-    r"^(?P<base>error/postgresql\.log)\.(?P<ts>\d{4}-\d{2}-\d{2}(?:-\d{2}(?:\d{2})?)?)"
-    r"(?P<csv>\.csv)?$"
-)
-
-
-def _digits(text: str, width: int) -> str:
-    return "".join(ch for ch in text if ch.isdigit()).ljust(width, "0")
-
-
-def parse_log_name(name: str) -> LogName | None:
-    """Classify an RDS ``LogFileName``; None for files this pipeline does not follow."""
-    if name in _HOURLY_BASES:
-        return LogName(
-            name, _HOURLY_BASES[name], name, Style.HOURLY, Role.ACTIVE, rotates_hourly=True
-        )
-    if name in _PLAIN_ACTIVE:
-        return LogName(name, _PLAIN_ACTIVE[name], name, Style.HOURLY, Role.ACTIVE)
-    if match := _DATED.match(name):
-        base = match["base"]
-        if base in _HOURLY_BASES and int(match["hour"]) < 24:
-            return LogName(name, _HOURLY_BASES[base], base, Style.HOURLY, Role.DATED)
-    if match := _SERVER_AUDIT.match(name):
-        position = int(match["n"]) if match["n"] else 0
-        role = Role.ACTIVE if match["n"] is None else Role.RENAMED
-        return LogName(name, "audit", match["base"], Style.CHAIN, role, position=position)
-    if match := _NUMBERED.match(name):
-        base = match["base"]
-        if base in _HOURLY_BASES and int(match["n"]) < 24:
-            return LogName(name, _HOURLY_BASES[base], base, Style.HOURLY, Role.RENAMED)
-    if match := _AURORA_AUDIT.match(name):
-        order = _digits(match["ts"], 12) + match["n"].rjust(6, "0")
-        return LogName(name, "audit", match["base"], Style.SERIES, Role.SERIES, order=order)
-    if match := _POSTGRES.match(name):
-        family = match["base"] + (match["csv"] or "")
-        order = _digits(match["ts"], 12)
-        return LogName(name, "postgresql", family, Style.SERIES, Role.SERIES, order=order)
-    return None
 
 
 @dataclass(frozen=True)
@@ -484,7 +388,7 @@ def _reconcile_hourly(family: _Family, active_name: str) -> NeedsFullListing | N
         if seen.name.role is not Role.ACTIVE and name not in family.held
     )
     outcome = _reconcile_active(
-        family, active_name, open_names, rotates_hourly=active_name in _HOURLY_BASES
+        family, active_name, open_names, rotates_hourly=active_name in HOURLY_BASES
     )
     if outcome is not None:
         return outcome

@@ -67,4 +67,28 @@ class FileContext:
         record["engine"] = self.engine
         record["engine_version"] = self.engine_version
         record["log_file"] = self.log_file
-        return rid, orjson.dumps(record)
+        try:
+            return rid, orjson.dumps(record)
+        except TypeError:
+            return rid, orjson.dumps(_representable(record))
+
+
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def _representable(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every value JSON can carry as a 64-bit number kept, and the others
+    (integers from absurd log text, say) turned into strings and the record flagged
+    ``parse_error``: one odd value must not cost the other records of its file. OpenObserve
+    then refuses a string in a numeric column for that record alone, and it is dead-lettered
+    with the reason, never dropped."""
+    fixed = dict(record)
+    for key, value in record.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not _INT64_MIN <= value <= _UINT64_MAX:
+                fixed[key] = str(value)
+                fixed["parse_error"] = True
+        elif not isinstance(value, str | float | bool | type(None)):
+            fixed[key] = str(value)
+            fixed["parse_error"] = True
+    return fixed

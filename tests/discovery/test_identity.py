@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from discovery.identity import (
     Born,
     Entry,
@@ -15,13 +13,10 @@ from discovery.identity import (
     NameRules,
     NeedsFullListing,
     Plan,
-    Role,
     StatusChanged,
-    Style,
     birth_name,
     listing_since,
     make_identity,
-    parse_log_name,
     reconcile,
 )
 
@@ -48,85 +43,6 @@ def plan(known: list[Known], entries: list[Entry], since: int | None = None) -> 
     outcome = reconcile(known, Listing(tuple(entries), since), ALL)
     assert isinstance(outcome, Plan), outcome
     return set(outcome.changes)
-
-
-# --- names --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "kind", "family", "style", "role"),
-    [
-        (ERR, "error", ERR, Style.HOURLY, Role.ACTIVE),
-        (f"{ERR}.7", "error", ERR, Style.HOURLY, Role.RENAMED),
-        (f"{ERR}.2026-01-04.09", "error", ERR, Style.HOURLY, Role.DATED),
-        (SLOW, "slowquery", SLOW, Style.HOURLY, Role.ACTIVE),
-        (f"{SLOW}.2026-01-04.9", "slowquery", SLOW, Style.HOURLY, Role.DATED),
-        (f"{SLOW}.23", "slowquery", SLOW, Style.HOURLY, Role.RENAMED),
-        (
-            "general/mysql-general.log.0",
-            "general",
-            "general/mysql-general.log",
-            Style.HOURLY,
-            Role.RENAMED,
-        ),
-        ("error/mysql-error.log", "error", "error/mysql-error.log", Style.HOURLY, Role.ACTIVE),
-        (AUDIT, "audit", AUDIT, Style.CHAIN, Role.ACTIVE),
-        (f"{AUDIT}.12", "audit", AUDIT, Style.CHAIN, Role.RENAMED),
-        (
-            "audit/audit.log.2.2026-01-04-12-00.1",
-            "audit",
-            "audit/audit.log.2",
-            Style.SERIES,
-            Role.SERIES,
-        ),
-        (f"{PG}.2026-01-04-1200", "postgresql", PG, Style.SERIES, Role.SERIES),
-        (f"{PG}.2026-01-04-12", "postgresql", PG, Style.SERIES, Role.SERIES),
-        (f"{PG}.2026-01-04", "postgresql", PG, Style.SERIES, Role.SERIES),
-        (f"{PG}.2026-01-04-1200.csv", "postgresql", f"{PG}.csv", Style.SERIES, Role.SERIES),
-    ],
-)
-def test_names_are_classified(name: str, kind: str, family: str, style: Style, role: Role) -> None:
-    parsed = parse_log_name(name)
-    assert parsed is not None
-    assert (parsed.kind, parsed.family, parsed.style, parsed.role) == (kind, family, style, role)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [f"{SLOW}.24", f"{SLOW}.2026-01-04.25", "trace/whatever.trc", "error/postgres.log", "x"],
-)
-def test_other_names_are_not_followed(name: str) -> None:
-    assert parse_log_name(name) is None
-
-
-def test_series_order_sorts_by_time_then_number() -> None:
-    names = [
-        "audit/audit.log.0.2026-01-04-12-00.2",
-        "audit/audit.log.0.2026-01-04-11-59.9",
-        "audit/audit.log.0.2026-01-04-12-00.10",
-    ]
-    ordered = sorted(names, key=lambda name: parse_log_name(name).order)  # type: ignore[union-attr]
-    assert ordered == [names[1], names[0], names[2]]
-    day = parse_log_name(f"{PG}.2026-01-04")
-    hour = parse_log_name(f"{PG}.2026-01-04-01")
-    assert day is not None
-    assert hour is not None
-    assert day.order < hour.order
-
-
-def test_rules_filter_kinds_and_ignored_names() -> None:
-    rules = NameRules(frozenset({"error"}), frozenset({"error/mysql-error.log"}))
-    assert rules.classify(ERR) is not None
-    assert rules.classify("error/mysql-error.log") is None
-    assert rules.classify(SLOW) is None
-    outcome = reconcile([], Listing((e(SLOW, 10, T0), e(ERR, 5, T0))), rules)
-    assert outcome == Plan((Born(e(ERR, 5, T0), "active"),))
-
-
-def test_identity_names_its_birth_name_and_generation() -> None:
-    identity = make_identity(f"{SLOW}.2026-01-04.9", 3)
-    assert identity == f"{SLOW}.2026-01-04.9@3"
-    assert birth_name(identity) == f"{SLOW}.2026-01-04.9"
 
 
 # --- first sight, growth, nothing -----------------------------------------------------------
@@ -406,3 +322,18 @@ def test_at_most_one_change_per_known_generation() -> None:
     assert isinstance(outcome, Plan)
     identities = [c.identity for c in outcome.changes if not isinstance(c, Born)]
     assert len(identities) == len(set(identities)) == 3
+
+
+def test_rules_filter_kinds_and_ignored_names() -> None:
+    rules = NameRules(frozenset({"error"}), frozenset({"error/mysql-error.log"}))
+    assert rules.classify(ERR) is not None
+    assert rules.classify("error/mysql-error.log") is None
+    assert rules.classify(SLOW) is None
+    outcome = reconcile([], Listing((e(SLOW, 10, T0), e(ERR, 5, T0))), rules)
+    assert outcome == Plan((Born(e(ERR, 5, T0), "active"),))
+
+
+def test_identity_names_its_birth_name_and_generation() -> None:
+    identity = make_identity(f"{SLOW}.2026-01-04.9", 3)
+    assert identity == f"{SLOW}.2026-01-04.9@3"
+    assert birth_name(identity) == f"{SLOW}.2026-01-04.9"
