@@ -229,41 +229,37 @@ async def test_every_entry_arrives_exactly_once(
         assert kinds_written == set(STREAMS)
 
         last: list[Counter[tuple[str, str, str]]] = [Counter()]
-        rows_seen: list[dict[str, list[dict[str, object]]]] = [{}]
+        spans: dict[tuple[str, str, str], tuple[object, object]] = {}
 
         async def arrived() -> bool:
             services.check_alive()
             rows = await _delivered(openobserve_url, prefix)
-            rows_seen[0] = rows
-            last[0] = Counter(
-                (str(row["instance"]), log_type, _record_digest(row))
-                for log_type, found in rows.items()
-                for row in found
-            )
+            last[0] = Counter()
+            for log_type, found in rows.items():
+                for row in found:
+                    key = (str(row["instance"]), log_type, _record_digest(row))
+                    last[0][key] += 1
+                    spans[key] = (row.get("log_file"), row.get("offset"))
             return last[0] == truth
 
         def report() -> str:
-            extra_keys = set((last[0] - truth).elements())
-            missing_keys = set((truth - last[0]).elements())
-            debug = {
-                "extra": [
-                    {k: row.get(k) for k in ("instance", "log_file", "offset", "length", "message")}
-                    for found in rows_seen[0].values()
-                    for row in found
-                    if (str(row["instance"]), "mysql_audit", _record_digest(row)) in extra_keys
-                ][:20],
-                "missing": [
-                    (e.instance_id, e.name, e.offset, e.length)
-                    for e in fleet.truth.entries()
-                    if (e.instance_id, KIND_TYPES.get(e.kind, e.kind), e.digest) in missing_keys
-                ][:20],
+            missing = truth - last[0]
+            extra = last[0] - truth
+            where = {
+                (entry.instance_id, KIND_TYPES.get(entry.kind, entry.kind), entry.digest): (
+                    entry.name,
+                    entry.offset,
+                )
+                for entry in fleet.truth.entries()
             }
-            Path("/tmp/e2e_debug.json").write_text(json.dumps(debug, indent=1, default=str))
-            missing = Counter(log_type for (_i, log_type, _d) in (truth - last[0]).elements())
-            extra = Counter(log_type for (_i, log_type, _d) in (last[0] - truth).elements())
-            return f"missing by type {dict(missing)}, extra by type {dict(extra)}"
+            by_type = [
+                f"{label} by type {dict(Counter(t for _i, t, _d in keys.elements()))}"
+                f" e.g. {sorted(str(table.get(key)) for key in keys)[:5]}"
+                for label, keys, table in (("missing", missing, where), ("extra", extra, spans))
+            ]
+            return "; ".join(by_type) + f"; service logs in {services.logs}"
 
-        await eventually(arrived, timeout_s=100, interval_s=2, message=report)
+        await eventually(arrived, timeout_s=180, interval_s=2, message=report)
         rows = await _delivered(openobserve_url, prefix)
         ids = [str(row["record_id"]) for found in rows.values() for row in found]
         assert len(ids) == len(set(ids)), "a record was shipped twice"
