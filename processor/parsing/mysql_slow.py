@@ -22,7 +22,8 @@ from typing import ClassVar
 
 from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact
-from processor.parsing.records import CheckpointState, Record
+from processor.parsing.options import ParsingSettings
+from processor.parsing.records import CheckpointState, ParserCheckpoint, Record
 
 __all__ = ["MySqlSlowParser"]
 
@@ -86,6 +87,7 @@ _SLOW_EXTRA = re.compile(
 # Header keys users query, with the record key and type they get. Keys not listed stay in
 # `message` only: typing an unknown key by its first value would break type stability.
 _INT, _FLOAT, _BOOL, _STR, _TIME = range(5)
+_LINE_CACHE_ENTRIES = 1024
 _FIELDS: dict[str, tuple[str, int]] = {
     "Query_time": ("query_time_s", _FLOAT),
     "Lock_time": ("lock_time_s", _FLOAT),
@@ -148,6 +150,19 @@ class MySqlSlowParser(EntryParser):
     record_type: ClassVar[str] = "mysql_slow"
 
     _db: str | None = None
+
+    def __init__(
+        self,
+        settings: ParsingSettings,
+        *,
+        checkpoint: ParserCheckpoint | None = None,
+        fallback_timestamp_us: int | None = None,
+    ) -> None:
+        super().__init__(
+            settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
+        )
+        # Fields of the header lines seen recently (see _header_lines).
+        self._line_fields: dict[str, Record] = {}
 
     def _load_state(self, state: CheckpointState) -> None:
         db = state.get("db")
@@ -213,8 +228,7 @@ class MySqlSlowParser(EntryParser):
             record["thread_id"] = int(thread)
         # Same order as the general path, so a key written twice ends with the same value.
         if pre:
-            for line in pre.split("\n"):
-                self._key_values(record, line)
+            self._header_lines(record, pre)
         record["query_time_s"] = float(qt)
         record["lock_time_s"] = float(lt)
         record["rows_sent"] = int(rs)
@@ -226,8 +240,7 @@ class MySqlSlowParser(EntryParser):
             else:
                 record.update(extra)
         if post:
-            for line in post.split("\n"):
-                self._key_values(record, line)
+            self._header_lines(record, post)
         if set_ts is not None and "start_time_us" not in record:
             record["start_time_us"] = int(set_ts) * 1_000_000
         if "database" not in record and self._db is not None:
@@ -372,6 +385,26 @@ class MySqlSlowParser(EntryParser):
         if rest:
             self._key_values(fields, rest)
         return True
+
+    def _header_lines(self, record: Record, lines: str) -> None:
+        """:meth:`_key_values` of each of ``lines``, read once per distinct line.
+
+        Servers repeat the same extra header lines (``# Schema: shop  Last_errno: 0``,
+        ``# QC_Hit: No  Full_scan: No ...``) entry after entry. Updating with a line's fields
+        gives the same record as setting them one by one: keys new to the record in their
+        order on the line, each with its last valid value.
+        """
+        known = self._line_fields
+        for line in lines.split("\n"):
+            fields = known.get(line)
+            if fields is None:
+                fields = {}
+                self._key_values(fields, line)
+                if len(known) >= _LINE_CACHE_ENTRIES:
+                    known.clear()
+                known[line] = fields
+            if fields:
+                record.update(fields)
 
     def _key_values(self, fields: Record, line: str) -> None:
         for key, value in _KEY_VALUE.findall(line):

@@ -62,6 +62,7 @@ class Timestamps:
         self._midnights: dict[str, int] = {}
         self._minutes: dict[str, int | None] = {}
         self._seconds: dict[str, int] = {}
+        self._z_seconds: dict[str, int] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
         """UTC seconds at midnight of a date, cached by the date's spelling."""
@@ -92,6 +93,21 @@ class Timestamps:
 
     def iso(self, text: str) -> int | None:
         """``2019-03-24T14:01:47.811234Z``, ``...+08:00``, or with a space; no zone = local."""
+        # MySQL 5.7+ and Aurora MySQL write microseconds and Z on every entry: its second is
+        # looked up (the same second recurs), its microseconds added. Exactly six ASCII
+        # digits: then the general path below reads the same fraction.
+        if len(text) == 27 and text[26] == "Z" and text[19] == ".":
+            micros = text[20:26]
+            if micros.isdigit() and micros.isascii():
+                second = self._z_seconds.get(text[:19])
+                if second is None:
+                    second = self._iso(text[:19] + "Z")
+                    if second is None:
+                        return None
+                    if len(self._z_seconds) >= _MAX_CACHE:
+                        self._z_seconds.clear()
+                    self._z_seconds[text[:19]] = second
+                return second + int(micros)
         # Whole-second timestamps (PostgreSQL's %t) repeat line after line: remember them.
         whole = text[19:20] != "."
         if whole:
