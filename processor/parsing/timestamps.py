@@ -62,7 +62,7 @@ class Timestamps:
         self._midnights: dict[str, int] = {}
         self._minutes: dict[str, int | None] = {}
         self._seconds: dict[str, int] = {}
-        self._z_seconds: dict[str, int] = {}
+        self._z_minutes: dict[str, int] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
         """UTC seconds at midnight of a date, cached by the date's spelling."""
@@ -93,21 +93,26 @@ class Timestamps:
 
     def iso(self, text: str) -> int | None:
         """``2019-03-24T14:01:47.811234Z``, ``...+08:00``, or with a space; no zone = local."""
-        # MySQL 5.7+ and Aurora MySQL write microseconds and Z on every entry: its second is
-        # looked up (the same second recurs), its microseconds added. Exactly six ASCII
-        # digits: then the general path below reads the same fraction.
-        if len(text) == 27 and text[26] == "Z" and text[19] == ".":
+        # MySQL 5.7+ and Aurora MySQL stamp every entry with microseconds and Z: the start of
+        # its minute is looked up, the rest is integer arithmetic. Only ASCII digits where
+        # the general path below reads numbers, so both give the same result.
+        if len(text) == 27 and text[26] == "Z" and text[19] == "." and text[16] == ":":
+            seconds = text[17:19]
             micros = text[20:26]
-            if micros.isdigit() and micros.isascii():
-                second = self._z_seconds.get(text[:19])
-                if second is None:
-                    second = self._iso(text[:19] + "Z")
-                    if second is None:
+            if text.isascii() and seconds.isdigit() and micros.isdigit():
+                minute = self._z_minutes.get(text[:16])
+                if minute is None:
+                    try:
+                        minute = self._minute_us(text, "Z")
+                    except ValueError:
                         return None
-                    if len(self._z_seconds) >= _MAX_CACHE:
-                        self._z_seconds.clear()
-                    self._z_seconds[text[:19]] = second
-                return second + int(micros)
+                    if minute is None:
+                        return None
+                    if len(self._z_minutes) >= _MAX_CACHE:
+                        self._z_minutes.clear()
+                    self._z_minutes[text[:16]] = minute
+                second = int(seconds)
+                return None if second > 60 else minute + second * 1_000_000 + int(micros)
         # Whole-second timestamps (PostgreSQL's %t) repeat line after line: remember them.
         whole = text[19:20] != "."
         if whole:
