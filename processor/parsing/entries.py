@@ -51,7 +51,7 @@ _STATE_SCANNED = "_scanned"
 _STATE_FALLBACK = "_fallback_ts_us"
 
 
-def decode(data: bytes) -> tuple[str, bool]:
+def decode(data: bytes | bytearray) -> tuple[str, bool]:
     """``data`` as text, and whether it held bytes that are not UTF-8.
 
     Bytes that are not UTF-8 decode as lone surrogates (``surrogateescape``), so grammars can
@@ -237,7 +237,7 @@ class EntryParser(Parser):
         if self._ascii is not None:
             text, dirty = self._ascii[start:stop], False
         else:
-            text, dirty = decode(bytes(self._buf[start:stop]))
+            text, dirty = decode(self._buf[start:stop])
         offset = self._base + start
         try:
             records = self._parse_entry(text, offset, stop - start, dirty)
@@ -245,7 +245,13 @@ class EntryParser(Parser):
             records = [self._error_record(text, offset, stop - start)]
         if cut and records:
             records[0]["truncated"] = True
-        out.extend([self._finish(record, dirty) for record in records])
+        for record in records:
+            # Called once per entry: most records need no finishing, which this test (the
+            # first of _finish's) says without a call.
+            message: str = record["message"]
+            if dirty or len(message) * 4 > self._min_cap or RDS_TRUNCATION_MARKER in message:
+                self._finish(record, dirty)
+            out.append(record)
 
     # -- record helpers for grammars ----------------------------------------------------------
 
@@ -269,14 +275,14 @@ class EntryParser(Parser):
         record["parse_error"] = True
         return record
 
-    def _finish(self, record: Record, dirty: bool) -> Record:
+    def _finish(self, record: Record, dirty: bool) -> None:
         message: str = record["message"]
         if RDS_TRUNCATION_MARKER in message:
             record["rds_truncated"] = True
         # Every text field is cut from the entry's text, so none is longer than `message`:
         # a short message means nothing can exceed a cap.
         if len(message) * 4 <= self._min_cap and not dirty:
-            return record
+            return
         settings = self._settings
         truncated = False
         message, cut = cap_utf8(message, settings.max_message_bytes)
@@ -300,7 +306,6 @@ class EntryParser(Parser):
                     replaced = True
             if replaced:
                 record["invalid_utf8"] = True
-        return record
 
 
 def entry_text(text: str) -> str:
