@@ -63,6 +63,7 @@ class Timestamps:
         self._minutes: dict[str, int | None] = {}
         self._seconds: dict[str, int] = {}
         self._z_minutes: dict[str, int] = {}
+        self._whole_minutes: dict[str, int] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
         """UTC seconds at midnight of a date, cached by the date's spelling."""
@@ -113,18 +114,36 @@ class Timestamps:
                     self._z_minutes[text[:16]] = minute
                 second = int(seconds)
                 return None if second > 60 else minute + second * 1_000_000 + int(micros)
+        if text[19:20] == ".":
+            return self._iso(text)
         # Whole-second timestamps (PostgreSQL's %t) repeat line after line: remember them.
-        whole = text[19:20] != "."
-        if whole:
-            known = self._seconds.get(text)
-            if known is not None:
-                return known
-        us = self._iso(text)
-        if whole and us is not None:
-            if len(self._seconds) >= _MAX_CACHE:
-                self._seconds.clear()
-            self._seconds[text] = us
+        us = self._seconds.get(text)
+        if us is None:
+            us = self._whole(text)
+            if us is not None:
+                if len(self._seconds) >= _MAX_CACHE:
+                    self._seconds.clear()
+                self._seconds[text] = us
         return us
+
+    def _whole(self, text: str) -> int | None:
+        """A whole-second stamp not seen before: the start of its minute in its zone is looked
+        up by the text without the seconds, which stays the same while the seconds change.
+        Only two ASCII digits of seconds: then :meth:`_iso` reads the same number."""
+        seconds = text[17:19]
+        if len(text) < 19 or not (seconds.isdigit() and seconds.isascii()):
+            return self._iso(text)
+        key = text[:17] + text[19:]
+        minute = self._whole_minutes.get(key)
+        if minute is None:
+            minute = self._iso(text[:17] + "00" + text[19:])
+            if minute is None:
+                return None
+            if len(self._whole_minutes) >= _MAX_CACHE:
+                self._whole_minutes.clear()
+            self._whole_minutes[key] = minute
+        second = int(seconds)
+        return None if second > 60 else minute + second * 1_000_000
 
     def _iso(self, text: str) -> int | None:
         try:
