@@ -10,7 +10,7 @@ secondary lines as one chunk, so they are contiguous.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Self
 
 from processor.parsing.entries import EntryParser, entry_text
 from processor.parsing.fingerprint import redact_pg
@@ -69,8 +69,16 @@ class PostgreSqlParser(EntryParser):
         self._pattern = compile_prefix(settings.postgresql_log_line_prefix)
         # Only the groups this prefix has: the record is built from them on every line.
         names = set(self._pattern.line.groupindex)
-        self._int_groups = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
-        self._text_groups = tuple(g for g in _TEXT_GROUPS if g in names)
+        ints = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
+        texts = tuple(g for g in _TEXT_GROUPS if g in names)
+        # Where they are in the groups() of a match, for each pattern a first line's match
+        # comes from. Keyed by id(): hashing a Pattern hashes its whole program.
+        patterns = (self._pattern.scan, self._pattern.line, self._pattern.default_line)
+        self._layouts = {
+            id(pattern): _Layout.of(pattern, ints, texts)
+            for pattern in patterns
+            if pattern is not None
+        }
         # First-line matches found while scanning an ASCII page, by absolute offset.
         self._first_lines: dict[int, re.Match[str]] = {}
 
@@ -118,32 +126,35 @@ class PostgreSqlParser(EntryParser):
             if not entry.strip():
                 return []
             return [self._error_record(text, offset, length)]
-        groups = first.groupdict()
+        # groups() and the layout's indexes, not groupdict(): that built a dict of every
+        # group of the pattern on every line, and cost more than reading them.
+        layout = self._layouts[id(first.re)]
+        groups = first.groups()
         redacting = self._settings.redact_literals
         message = entry
-        body = groups["body"]
+        body = groups[layout.body]
         secondaries: dict[str, str] = {}
         if newline >= 0:
             body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
         elif redacting:
             message = _redact_line(first, entry)
-        ts = groups.get("ts")
+        ts = groups[layout.ts] if layout.ts is not None else None
         ts_us = self._times.iso(ts) if ts is not None else None
-        if ts_us is None and groups.get("epoch"):
-            ts_us = self._times.epoch_s(groups["epoch"])
+        if ts_us is None and layout.epoch is not None and groups[layout.epoch]:
+            ts_us = self._times.epoch_s(groups[layout.epoch])
         record = self._new_record(ts_us, offset, length, message)
-        for key in self._int_groups:
-            value = groups.get(key)
+        for key, index in layout.ints:
+            value = groups[index]
             if value:
                 record[key] = int(value)
-        for key in self._text_groups:
-            value = groups.get(key)
+        for key, index in layout.texts:
+            value = groups[index]
             if value:
                 record[key] = value
-        client = groups.get("client")
+        client = groups[layout.client] if layout.client is not None else None
         if client:
             client_fields(record, client)
-        interpret(record, groups["severity"], body, secondaries, redacting=redacting)
+        interpret(record, groups[layout.severity], body, secondaries, redacting=redacting)
         return [record]
 
     def _lines(
@@ -172,6 +183,32 @@ class PostgreSqlParser(EntryParser):
             "\n".join(parts[0][1]),
             secondaries,
             "\n".join(shown) if redacting else "\n".join(lines),
+        )
+
+
+class _Layout(NamedTuple):
+    """Where the groups of one line pattern are in ``Match.groups()``; None: not in it."""
+
+    ts: int | None
+    epoch: int | None
+    client: int | None
+    severity: int
+    body: int
+    # (record key, index) of the prefix's integer and text groups, in record key order.
+    ints: tuple[tuple[str, int], ...]
+    texts: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, pattern: re.Pattern[str], ints: tuple[str, ...], texts: tuple[str, ...]) -> Self:
+        index = {name: number - 1 for name, number in pattern.groupindex.items()}
+        return cls(
+            ts=index.get("ts"),
+            epoch=index.get("epoch"),
+            client=index.get("client"),
+            severity=index["severity"],
+            body=index["body"],
+            ints=tuple((key, index[key]) for key in ints if key in index),
+            texts=tuple((key, index[key]) for key in texts if key in index),
         )
 
 
