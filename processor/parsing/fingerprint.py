@@ -277,6 +277,11 @@ def redact_pg(text: str) -> str:
 # copy. "surrogatepass" keeps the key one-to-one with the text: undecodable bytes (lone
 # surrogates) encode to sequences that no real character has.
 #
+# Whether a statement's digits matter depends on its other characters only, so it is decided
+# once per digit-blind key, when that key is first seen: a key whose statements keep their
+# digits maps to _KEEPS_DIGITS, and each such statement is then kept under its own text (a
+# str key, never equal to a bytes one). A hit costs an encode, a translate and a lookup.
+#
 # Each variant keeps two generations of keys: a lookup tries the recent one, then the old
 # one (a hit there is copied forward); when the recent generation is full it becomes the old
 # one and the oldest is dropped. Shapes in use survive a turnover, unlike with one dict
@@ -285,6 +290,7 @@ def redact_pg(text: str) -> str:
 _GENERATION_ENTRIES = 8192
 _GENERATION_BYTES = 4 * 1024 * 1024
 _DIGITS_BLIND = bytes.maketrans(b"123456789", b"000000000")
+_KEEPS_DIGITS = ("", "")
 
 
 class _Generations:
@@ -293,11 +299,19 @@ class _Generations:
     __slots__ = ("key_bytes", "old", "recent")
 
     def __init__(self) -> None:
-        self.recent: dict[bytes, tuple[str, str]] = {}
-        self.old: dict[bytes, tuple[str, str]] = {}
+        self.recent: dict[bytes | str, tuple[str, str]] = {}
+        self.old: dict[bytes | str, tuple[str, str]] = {}
         self.key_bytes = 0
 
-    def add(self, key: bytes, value: tuple[str, str]) -> None:
+    def get(self, key: bytes | str) -> tuple[str, str] | None:
+        hit = self.recent.get(key)
+        if hit is None:
+            hit = self.old.get(key)
+            if hit is not None:
+                self.add(key, hit)
+        return hit
+
+    def add(self, key: bytes | str, value: tuple[str, str]) -> None:
         if len(self.recent) >= _GENERATION_ENTRIES or self.key_bytes >= _GENERATION_BYTES:
             self.old = self.recent
             self.recent = {}
@@ -313,33 +327,48 @@ _pg_cache = _Generations()
 _by_fingerprint: dict[str, tuple[str, str]] = {}
 
 
-def digit_blind(statement: str, *, postgresql: bool = False) -> bytes:
-    """The cache key of ``statement``: its UTF-8 bytes, with digits as ``0`` when that cannot
-    change its fingerprint."""
-    key = statement.encode("utf-8", "surrogatepass")
-    if (
+def _keeps_digits(statement: str, postgresql: bool) -> bool:
+    """Whether a rule of the fingerprint may keep digits of ``statement`` verbatim."""
+    return (
         "/*" in statement
         or statement.startswith("administrator command: ")
         or statement.lstrip()[:4].lower() == "call"
         or (postgresql and ("$" in statement or "::" in statement))
-    ):
-        return key
-    return key.translate(_DIGITS_BLIND)
+    )
+
+
+def digit_blind(statement: str, *, postgresql: bool = False) -> bytes:
+    """The text under which ``statement``'s fingerprint is cached, as UTF-8 bytes: its digits
+    as ``0`` unless that could change its fingerprint."""
+    key = statement.encode("utf-8", "surrogatepass")
+    return key if _keeps_digits(statement, postgresql) else key.translate(_DIGITS_BLIND)
 
 
 def cached_fingerprint(statement: str, *, postgresql: bool = False) -> tuple[str, str]:
     """``(fingerprint, query_id)`` of ``statement``, memoised for recently seen shapes."""
-    key = digit_blind(statement, postgresql=postgresql)
     cache = _pg_cache if postgresql else _mysql_cache
-    hit = cache.recent.get(key)
+    blind = statement.encode("utf-8", "surrogatepass").translate(_DIGITS_BLIND)
+    hit = cache.recent.get(blind) or cache.get(blind)
     if hit is None:
-        hit = cache.old.get(key)
+        hit = _fingerprint_and_id(statement, postgresql)
+        if _keeps_digits(statement, postgresql):
+            cache.add(blind, _KEEPS_DIGITS)
+            cache.add(statement, hit)
+        else:
+            cache.add(blind, hit)
+    elif hit is _KEEPS_DIGITS:
+        hit = cache.get(statement)
         if hit is None:
-            fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)
-            hit = _by_fingerprint.get(fp)
-            if hit is None:
-                if len(_by_fingerprint) >= _GENERATION_ENTRIES:
-                    _by_fingerprint.clear()
-                hit = _by_fingerprint[fp] = (fp, query_id(fp))
-        cache.add(key, hit)
+            hit = _fingerprint_and_id(statement, postgresql)
+            cache.add(statement, hit)
     return hit
+
+
+def _fingerprint_and_id(statement: str, postgresql: bool) -> tuple[str, str]:
+    fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)
+    pair = _by_fingerprint.get(fp)
+    if pair is None:
+        if len(_by_fingerprint) >= _GENERATION_ENTRIES:
+            _by_fingerprint.clear()
+        pair = _by_fingerprint[fp] = (fp, query_id(fp))
+    return pair
