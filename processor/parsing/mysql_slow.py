@@ -20,7 +20,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
+from processor.parsing.entries import (
+    RDS_TRUNCATION_MARKER,
+    EntryParser,
+    entry_text,
+    set_if,
+    without_rds_marker,
+)
 from processor.parsing.fingerprint import cached_fingerprint, redact
 from processor.parsing.options import ParsingSettings
 from processor.parsing.records import CheckpointState, ParserCheckpoint, Record
@@ -57,7 +63,11 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?$")
 _ADMIN = "# administrator command: "
 # The entry MySQL 5.7+/8.0 and Aurora write; anything else takes the general path.
 _STANDARD = re.compile(
-    r"# Time: (?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
+    # The first alternative is the stamp MySQL 5.7+ and Aurora write, split for
+    # Timestamps.utc_us; the second (the general form) matches all it matches, so the match
+    # is the same as with the second alone.
+    r"# Time: (?P<time>(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
+    r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
     r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
     r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
     r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
@@ -201,12 +211,13 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        (when, priv, user, host, ip, thread, pre, qt, lt, rs, rows_examined, rest, post, _, db,
-         set_ts, statement) = m.groups()  # fmt: skip
-        head = statement[:4]
-        if head[:1] == "#" or head.lower() == "use " or head == "SET ":
+        (when, minute, seconds, micros, priv, user, host, ip, thread, pre, qt, lt, rs,
+         rows_examined, rest, post, _, db, set_ts, statement) = m.groups()  # fmt: skip
+        if statement.startswith(("#", "SET ")) or statement[:4].lower() == "use ":
             return None  # preamble variants and admin commands: the general path decides
-        statement = without_rds_marker(statement).rstrip()
+        if RDS_TRUNCATION_MARKER in statement:
+            statement = without_rds_marker(statement)
+        statement = statement.rstrip()
         if statement.endswith(";"):
             statement = statement[:-1]
         if not statement or "\r" in statement:
@@ -217,7 +228,11 @@ class MySqlSlowParser(EntryParser):
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
-        record = self._new_record(self._times.iso(when), offset, length, message)
+        if minute is not None:
+            ts_us = self._times.utc_us(minute, seconds, micros)
+        else:
+            ts_us = self._times.iso(when)
+        record = self._new_record(ts_us, offset, length, message)
         if user or priv:
             record["user"] = user or priv
         if host:
