@@ -41,6 +41,13 @@ _CANDIDATE = re.compile(
     rb"(?:#(?! administrator command: | Time: )[^\n]*\n)*",
     re.M,
 )
+# The same blocks, each found from the newline before it, and ending before its last newline
+# (where the next may begin): searching for a newline is a fast loop, where `^` made the
+# engine try a match at every byte of the statements.
+_NEXT_CANDIDATE = re.compile(
+    rb"\n# (?:Time|User@Host|User|Query_time): [^\n]*(?=\n)"
+    rb"(?:\n#(?! administrator command: | Time: )[^\n]*(?=\n))*"
+)
 _BANNER_HINT = b", Version: "
 _BANNER = re.compile(
     r"^(?:.*(?:mysqld|mariadbd)(?:\.exe)?, Version: .*(?:started with:|embedded library)\s*"
@@ -182,17 +189,27 @@ class MySqlSlowParser(EntryParser):
         return {"db": self._db}
 
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
-        starts: list[int] = []
-        for match in _CANDIDATE.finditer(buf, pos, end):
-            at = match.start()
-            if at == 0 or buf.startswith(b"# Time: ", at):
-                starts.append(at)
-                continue
-            # Inside a header block the previous line is a "#" line too; the administrator
-            # command line is the statement of the entry before, so it does end that entry.
-            prev = buf.rfind(b"\n", 0, at - 1) + 1
-            if buf[prev] != 0x23 or buf.startswith(b"# administrator command: ", prev):
-                starts.append(at)
+        candidates = _candidates(buf, pos, end)
+        # Every complete `# Time:` line is a candidate, and starts an entry. Aurora and MySQL
+        # 5.7+ begin every entry with one: when there are as many `# Time:` lines as
+        # candidates, all candidates start entries, which one count says for the whole page.
+        lines_end = buf.rfind(b"\n", pos, end) + 1
+        times = buf.count(b"\n# Time: ", max(pos - 1, 0), lines_end)
+        if pos == 0 and lines_end and buf.startswith(b"# Time: "):
+            times += 1
+        if times == len(candidates):
+            starts = candidates
+        else:
+            starts = []
+            for at in candidates:
+                if at == 0 or buf.startswith(b"# Time: ", at):
+                    starts.append(at)
+                    continue
+                # Inside a header block the previous line is a "#" line too; the administrator
+                # command line is the statement of the entry before, so it does end that entry.
+                prev = buf.rfind(b"\n", 0, at - 1) + 1
+                if buf[prev] != 0x23 or buf.startswith(b"# administrator command: ", prev):
+                    starts.append(at)
         if buf.find(_BANNER_HINT, pos, end) >= 0:
             banners = [m.start() for m in _BANNER_START.finditer(buf, pos, end)]
             starts = sorted({*starts, *banners})
@@ -442,6 +459,18 @@ class MySqlSlowParser(EntryParser):
                     fields[name] = us
             elif value:
                 fields[name] = value
+
+
+def _candidates(buf: bytearray, pos: int, end: int) -> list[int]:
+    """Where the ``_CANDIDATE`` blocks in ``buf[pos:end]`` start (``pos`` is a line start)."""
+    found: list[int] = []
+    if pos == 0:  # the one line start without a newline before it
+        first = _CANDIDATE.match(buf, 0, end)
+        if first is not None:
+            found.append(0)
+            pos = first.end()
+    found += [match.start() + 1 for match in _NEXT_CANDIDATE.finditer(buf, max(pos - 1, 0), end)]
+    return found
 
 
 def _user_host(fields: Record, line: str) -> None:
