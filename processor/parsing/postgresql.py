@@ -131,13 +131,12 @@ class PostgreSqlParser(EntryParser):
         layout = self._layouts[id(first.re)]
         groups = first.groups()
         redacting = self._settings.redact_literals
-        message = entry
-        body = groups[layout.body]
-        secondaries: dict[str, str] = {}
         if newline >= 0:
             body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
-        elif redacting:
-            message = _redact_line(first, entry)
+        else:
+            body = groups[layout.body]
+            secondaries = _NO_SECONDARIES
+            message = _redact_line(first, entry) if redacting else entry
         ts = groups[layout.ts] if layout.ts is not None else None
         ts_us = self._times.iso(ts) if ts is not None else None
         if ts_us is None and layout.epoch is not None and groups[layout.epoch]:
@@ -217,6 +216,8 @@ def _redact_line(match: re.Match[str], line: str) -> str:
     return line[:start] + redact_pg(line[start:])
 
 
+# The secondary fields of a one-line message (read, never written).
+_NO_SECONDARIES: dict[str, str] = {}
 _INT_GROUPS = ("pid", "session_line", "transaction_id", "leader_pid", "pg_query_id")
 _TEXT_GROUPS = (
     "user", "database", "application_name", "session_id", "command_tag", "sqlstate",
