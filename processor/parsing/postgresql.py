@@ -103,12 +103,18 @@ class PostgreSqlParser(EntryParser):
         starts: list[int] = []
         first_lines = self._first_lines
         base = self._base
-        for match in self._pattern.scan.finditer(text, pos, end):
-            severity = match.group("severity")
+        scan = self._pattern.scan
+        severity_group, default_group = scan.groupindex["severity"], scan.groupindex["severity_d"]
+        body_group = scan.groupindex["body"]
+        # A first line ending in CR (CRLF files) is matched again, its CR dropped: one look
+        # at the page says whether any line might.
+        crlf = "\r" in text
+        for match in scan.finditer(text, pos, end):
+            severity = match[severity_group]
             at = match.start()
             if severity is None:
-                severity = match.group("severity_d")
-            elif not match.group("body").endswith("\r"):
+                severity = match[default_group]
+            elif not crlf or not match[body_group].endswith("\r"):
                 first_lines[base + at] = match
             if severity in SECONDARY_SEVERITIES and at > 0:
                 first_lines.pop(base + at, None)
