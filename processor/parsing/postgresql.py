@@ -38,7 +38,7 @@ def client_fields(record: Record, client: str | None, *, colon_port: bool = Fals
     record["client"] = client
     if colon_port:
         host, colon, port = client.rpartition(":")
-    elif client.endswith(")"):
+    elif client[-1:] == ")":
         host, colon, port = client[:-1].rpartition("(")
     else:
         host, colon, port = client, "", ""
@@ -124,10 +124,10 @@ class PostgreSqlParser(EntryParser):
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
         entry = entry_text(text)
-        newline = entry.find("\n")
+        multiline = "\n" in entry
         first = self._first_lines.pop(offset, None)
         if first is None:
-            first = self._pattern.match(entry if newline < 0 else entry[:newline])
+            first = self._pattern.match(entry[: entry.find("\n")] if multiline else entry)
         if first is None:
             if not entry.strip():
                 return []
@@ -137,7 +137,7 @@ class PostgreSqlParser(EntryParser):
         layout = self._layouts[id(first.re)]
         groups = first.groups()
         redacting = self._settings.redact_literals
-        if newline >= 0:
+        if multiline:
             body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
         else:
             body = groups[layout.body]
