@@ -73,8 +73,8 @@ _STANDARD = re.compile(
     # The first alternative is the stamp MySQL 5.7+ and Aurora write, split for
     # Timestamps.utc_us; the second (the general form) matches all it matches, so the match
     # is the same as with the second alone.
-    r"# Time: (?P<time>(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
-    r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
+    r"# Time: (?:(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
+    r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?))\n"
     r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
     r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
     r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
@@ -84,7 +84,9 @@ _STANDARD = re.compile(
     r"[^\n]*\n)*)"
     r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
     r"(?:SET timestamp=(?P<set>\d+);\n)?"
-    r"(?P<stmt>[^\n].*)",
+    # Statements that start like a preamble line or a header line are left to the general
+    # path, which decides what they are. (Only ASCII letters lower to "use ".)
+    r"(?P<stmt>(?!#|SET |[Uu][Ss][Ee] )[^\n].*)",
     re.S,
 )
 _SLOW_EXTRA_KEYS = (
@@ -228,15 +230,16 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        (when, minute, seconds, micros, priv, user, host, ip, thread, pre, qt, lt, rs,
+        (minute, seconds, micros, when, priv, user, host, ip, thread, pre, qt, lt, rs,
          rows_examined, rest, post, _, db, set_ts, statement) = m.groups()  # fmt: skip
-        if statement.startswith(("#", "SET ")) or statement[:4].lower() == "use ":
-            return None  # preamble variants and admin commands: the general path decides
         if RDS_TRUNCATION_MARKER in statement:
             statement = without_rds_marker(statement)
-        statement = statement.rstrip()
-        if statement.endswith(";"):
-            statement = statement[:-1]
+        if statement[-2:] == ";\n":  # the usual end, for which the rule below comes to this
+            statement = statement[:-2]
+        else:
+            statement = statement.rstrip()
+            if statement[-1:] == ";":
+                statement = statement[:-1]
         if not statement or "\r" in statement:
             return None
         if db is not None:

@@ -131,8 +131,8 @@ class Timestamps:
             if len(self._z_minutes) >= _MAX_CACHE:
                 self._z_minutes.clear()
             self._z_minutes[minute] = start
-        second = int(seconds)
-        return None if second > 60 else start + second * 1_000_000 + int(micros)
+        # Two ASCII digits compare as their numbers do; one int() reads both parts.
+        return None if seconds > "60" else start + int(seconds + micros)
 
     def _whole(self, text: str) -> int | None:
         """A whole-second stamp not seen before: the start of its minute in its zone is looked
