@@ -79,12 +79,15 @@ _RX_PG_STRING = re.compile(
 _RX_NUMBER = re.compile(
     r"(?<![\w$.])(?:0x[0-9a-fA-F]+|[xXbB]'[0-9a-fA-F]*'|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?!\w)"
 )
-_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 
 
 def _ascii_lower(text: str) -> str:
     # Perl's lc on a byte string only folds A-Z; str.lower() would also fold e.g. "É".
-    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+    # bytes.lower() folds only A-Z too, and no byte of a multi-byte UTF-8 sequence is ASCII:
+    # much faster than str.translate, which looks up every character in a dict.
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 def _drop_asc_after_order_by(query: str) -> str:
