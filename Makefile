@@ -81,9 +81,7 @@ stack-status: setup
 	$(PY) -m devstack status
 
 run: setup
-	@echo "make run: the end-to-end pipeline arrives with the simulator, discovery and processor work;"
-	@echo "until then, 'make stack-up' starts the local stack for manual work."
-	@exit 1
+	$(PY) -m devstack.run $(RUN_ARGS)
 
 clean: stack-down
 	rm -rf $(VENV) .cache .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -91,6 +91,10 @@ class Observation:
     lost_bytes: int = 0
     # Names this generation had before, oldest first (rename rotation).
     previous_names: tuple[str, ...] = ()
+    # The name and status the last confirmed event carried (a rename or a rotation is news
+    # for the processor even when the size did not change).
+    published_file: str = ""
+    published_status: str = ""
     version: int = 0
     fence: int = 0
     expires_at_s: int | None = None
@@ -169,6 +173,8 @@ def _from_item(raw: dict[str, Any]) -> TrackedFile:
         published_at_ms=integer("published_at_ms"),
         lost_bytes=integer("lost_bytes"),
         previous_names=tuple(str(name) for name in item.get("previous_names", [])),
+        published_file=str(item.get("published_file", "")),
+        published_status=str(item.get("published_status", "")),
         version=integer("disc_version"),
         fence=integer("fence"),
         expires_at_s=int(item["expires_at"]) if "expires_at" in item else None,
@@ -207,6 +213,8 @@ _OBSERVATION_FIELDS = (
     "published_at_ms",
     "lost_bytes",
     "previous_names",
+    "published_file",
+    "published_status",
 )
 
 

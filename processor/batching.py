@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from processor.delivery import Document
@@ -49,16 +49,27 @@ class Batcher:
 
     async def submit(self, document: Document) -> None:
         """Add one document; may wait for a shipping slot when a batch is cut."""
-        batch = self._open.get(document.stream)
-        if batch is not None and batch.size + document.size > self._max_bytes:
-            await self._cut(document.stream)
-            batch = None
-        if batch is None:
-            batch = self._open[document.stream] = _OpenBatch(opened_at=self._clock())
-        batch.documents.append(document)
-        batch.size += document.size
-        if len(batch.documents) >= self._max_records or batch.size >= self._max_bytes:
-            await self._cut(document.stream)
+        await self.submit_all((document,))
+
+    async def submit_all(self, documents: Iterable[Document]) -> None:
+        """Add documents in order; waits (for a shipping slot) only when a batch is cut.
+
+        One call per page of records rather than one await per record: this loop runs for
+        every record the processor ships.
+        """
+        open_batches, max_bytes, max_records = self._open, self._max_bytes, self._max_records
+        for document in documents:
+            stream = document.stream
+            batch = open_batches.get(stream)
+            if batch is not None and batch.size + document.size > max_bytes:
+                await self._cut(stream)
+                batch = None
+            if batch is None:
+                batch = open_batches[stream] = _OpenBatch(opened_at=self._clock())
+            batch.documents.append(document)
+            batch.size += document.size
+            if len(batch.documents) >= max_records or batch.size >= max_bytes:
+                await self._cut(stream)
 
     async def _cut(self, stream: str) -> None:
         batch = self._open.pop(stream, None)
@@ -74,7 +85,9 @@ class Batcher:
             await self._shipper.ship(stream, documents)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a bug: keep it visible to whoever drains the batcher
+        except Exception as exc:  # a bug: fail the waiting work, and tell whoever drains us
+            for ticket in {id(document.ticket): document.ticket for document in documents}.values():
+                ticket.fail(exc)
             self._failures.append(exc)
             raise
         finally:

@@ -30,7 +30,7 @@ class Ticket:
     Not thread-safe; used from one event loop.
     """
 
-    __slots__ = ("_done", "_outstanding", "_sealed", "delivered", "label", "rejected")
+    __slots__ = ("_done", "_error", "_outstanding", "_sealed", "delivered", "label", "rejected")
 
     def __init__(self, label: str = "") -> None:
         self.label = label
@@ -39,6 +39,7 @@ class Ticket:
         self._outstanding = 0
         self._sealed = False
         self._done = asyncio.Event()
+        self._error: BaseException | None = None
 
     def add(self, count: int = 1) -> None:
         if self._sealed:
@@ -61,12 +62,22 @@ class Ticket:
         if self._sealed and self._outstanding == 0:
             self._done.set()
 
+    def fail(self, error: BaseException) -> None:
+        """Shipping failed for a reason no retry can cure (a bug): :meth:`wait` raises it, so
+        the work ends visibly instead of waiting for documents that will never settle."""
+        if self._error is None:
+            self._error = error
+        self._done.set()
+
     @property
     def settled(self) -> bool:
-        return self._done.is_set()
+        return self._done.is_set() and self._error is None
 
     async def wait(self) -> None:
+        """Return when every document is settled; raise the failure given to :meth:`fail`."""
         await self._done.wait()
+        if self._error is not None:
+            raise self._error
 
 
 @dataclass(slots=True)

@@ -47,8 +47,12 @@ SOURCE_FALLBACKS = Counter(
 )
 READS_CUT_SHORT = Counter(
     "aurora_processor_reads_cut_short_total",
-    "Portion reads stopped early and left for the next event (rotated, stalled).",
+    "Reads stopped early and left for the next event (rotated, name_reused, stalled).",
     ["reason"],
+)
+CHECKPOINT_RESETS = Counter(
+    "aurora_processor_checkpoint_resets_total",
+    "Files read again from their start because their checkpoint was made on other content.",
 )
 CHECKPOINT_CONFLICTS = Counter(
     "aurora_processor_checkpoint_conflicts_total",

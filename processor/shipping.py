@@ -23,7 +23,7 @@ from typing import Protocol
 
 from common.errors import PermanentError, RetriableError
 from common.logs import get_logger
-from processor.delivery import Document, Rejection
+from processor.delivery import Document, Rejection, Ticket
 from processor.metrics import BATCHES, BYTES_SHIPPED, SINK_HALTED, SINK_RETRIES
 from processor.sinks import BatchMalformedError, BatchTooLargeError, Retry, Sink
 
@@ -119,12 +119,18 @@ class Shipper:
     ) -> None:
         rejected: list[tuple[Document, Rejection]] = []
         delivered_bytes = 0
+        # Settled once per ticket, not once per document: a batch mostly holds a few files.
+        delivered: dict[int, tuple[Ticket, int]] = {}
         for document, outcome in zip(documents, outcomes, strict=True):
             if outcome is None:
-                document.ticket.settle(delivered=1)
+                ticket = document.ticket
+                seen = delivered.get(id(ticket))
+                delivered[id(ticket)] = (ticket, 1 if seen is None else seen[1] + 1)
                 delivered_bytes += document.size
             elif isinstance(outcome, Rejection):
                 rejected.append((document, outcome))
+        for ticket, settled in delivered.values():
+            ticket.settle(delivered=settled)
         BYTES_SHIPPED.labels(stream).inc(delivered_bytes)
         BATCHES.labels(stream, "delivered" if not rejected else "partial").inc()
         if rejected:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.errors import ConflictError, NotFoundError, RejectedError
 from common.events import LogFileEvent
+from common.lognames import parse_log_name, reused
 from common.logs import get_logger
 from common.tracking import Checkpoint, TrackedFile, TrackingTable
 from processor.batching import Batcher
@@ -31,15 +32,25 @@ from processor.delivery import Document, Ticket
 from processor.metrics import (
     BYTES_READ,
     CHECKPOINT_CONFLICTS,
+    CHECKPOINT_RESETS,
     FILE_LAG_BYTES,
     FILE_LAG_SECONDS,
     INFLIGHT_BYTES,
+    READS_CUT_SHORT,
     RECORDS,
 )
 from processor.parsing import LogType, ParserCheckpoint, ParsingSettings, detect_type, make_parser
 from processor.parsing.records import Parser, Record
 from processor.records import FileContext
-from processor.sources import Anchor, FileRef, Position, Source
+from processor.sources import (
+    MAX_ANCHOR_BYTES,
+    Anchor,
+    ContentChangedError,
+    FileRef,
+    Position,
+    Source,
+    anchor_of,
+)
 
 __all__ = ["FileWork", "InflightBytes", "log_type_of"]
 
@@ -97,12 +108,17 @@ class Superseded(Exception):
     """Another processor moved this file's checkpoint: it owns the file now."""
 
 
+class _StaleCheckpoint(Exception):
+    """A final file's bytes disagree with its checkpoint's anchor from the very start."""
+
+
 @dataclass
 class _Segment:
     ticket: Ticket
     parser_checkpoint: ParserCheckpoint
     held_bytes: int
     position: Position | None
+    anchor: Anchor | None
 
 
 class _Checkpointer:
@@ -139,8 +155,8 @@ class _Checkpointer:
         position = segment.position
         if position is not None and position.marker is not None:
             marker, marker_offset = position.marker, position.marker_offset
-        if position is not None and position.anchor is not None:
-            anchor = (position.anchor.end, position.anchor.length, position.anchor.digest)
+        if segment.anchor is not None:
+            anchor = (segment.anchor.end, segment.anchor.length, segment.anchor.digest)
         new = Checkpoint(
             offset=cp.offset,
             marker=marker,
@@ -217,43 +233,41 @@ class FileWork:
         if observation.status in {"deleted", "lost"}:
             return  # nothing left to read; discovery has accounted for any loss
         size_hint = max(event.size_bytes, observation.seen_size)
-        final = observation.status == "rotated"
         if tracked.checkpoint.offset >= size_hint:
             return  # level-triggered: this observation is already satisfied
         FILE_LAG_BYTES.observe(size_hint - tracked.checkpoint.offset)
         log_file = observation.log_file or event.log_file
-        log_type = log_type_of(event, log_file)
-        parser = make_parser(
-            log_type,
-            self._parsing,
-            checkpoint=_parser_checkpoint(tracked),
-            fallback_timestamp_us=max(event.last_written_ms, observation.seen_last_written_ms)
-            * 1000,
-        )
-        context = FileContext.of(event.model_copy(update={"log_file": log_file}))
         ref = FileRef(event.instance_id, log_file, event.file_identity)
-        saved = tracked.checkpoint
-        anchor = (
-            Anchor(saved.anchor_end, saved.anchor_length, saved.anchor_digest)
-            if saved.anchor_length
-            else None
-        )
-        start = Position(saved.offset, saved.marker, saved.marker_offset, anchor)
-        checkpointer = _Checkpointer(self._tracking, tracked, self._inflight)
+        # A reused name read from its start has no anchor to check the content against: make
+        # sure it still holds the generation discovery saw, or wait for discovery to say where
+        # that content went (its next event carries the new name).
+        fresh_start = tracked.checkpoint.offset == 0 and reused(log_file)
+        if fresh_start and not await self._holds(ref, tracked):
+            READS_CUT_SHORT.labels("name_reused").inc()
+            log.info("read_deferred", instance=ref.instance_id, log_file=log_file)
+            return
         try:
-            saved = await self._read(
-                ref, start, size_hint, final, parser, context, log_type, checkpointer
+            saved = await self._deliver(event, tracked, ref, size_hint)
+        except _StaleCheckpoint as stale:
+            # The checkpoint was made on other bytes than this file's own (its name was read
+            # while it held the next generation). Read the file again from its start: a record
+            # sent twice, under the same id, is better than a record never sent.
+            if not await self._holds(ref, tracked):
+                return  # the name moved on again; discovery will follow the content
+            CHECKPOINT_RESETS.inc()
+            log.warning(
+                "checkpoint_reset", instance=ref.instance_id, log_file=log_file, detail=str(stale)
             )
-        except Superseded:
-            log.info("file_superseded", instance=event.instance_id, log_file=log_file)
+            try:
+                fresh = await self._tracking.save_checkpoint(
+                    ref.instance_id, ref.identity, tracked.checkpoint, Checkpoint()
+                )
+            except ConflictError:
+                CHECKPOINT_CONFLICTS.inc()
+                return
+            saved = await self._deliver(event, replace(tracked, checkpoint=fresh), ref, size_hint)
+        if saved is None:
             return
-        except NotFoundError:
-            await checkpointer.abandon()
-            log.info("file_vanished", instance=event.instance_id, log_file=log_file)
-            return
-        except BaseException:
-            await checkpointer.abandon()
-            raise
         FILE_LAG_SECONDS.observe(max(0.0, time.time() - event.observed_at_ms / 1000))
         log.debug(
             "file_delivered",
@@ -262,6 +276,70 @@ class FileWork:
             offset=saved.offset,
             size=size_hint,
         )
+
+    async def _holds(self, ref: FileRef, tracked: TrackedFile) -> bool:
+        """Whether ``ref``'s name still holds the generation discovery observed there."""
+        parsed = parse_log_name(ref.log_file)
+        family = await self._source.listing(
+            ref.instance_id, parsed.family if parsed is not None else ref.log_file
+        )
+        stat = family.get(ref.log_file)
+        if stat is None:
+            return False
+        seen = tracked.observation
+        if seen.status == "rotated":  # final content: a rename keeps size and mtime
+            return stat.size == seen.seen_size and stat.last_written_ms == seen.seen_last_written_ms
+        if stat.size < seen.seen_size or stat.last_written_ms < seen.seen_last_written_ms:
+            return False
+        # The next generation starts small under the active name but may outgrow what was
+        # seen before this read. The seen generation has then moved to another name of its
+        # family, holding at least what was seen, written no earlier. LastWritten is coarse
+        # (minutes), so a predecessor that ended in the same period looks the same: wait for
+        # discovery's next look (it follows renames) rather than guess.
+        return not any(
+            other.size >= seen.seen_size and other.last_written_ms >= seen.seen_last_written_ms
+            for name, other in family.items()
+            if name != ref.log_file
+        )
+
+    async def _deliver(
+        self, event: LogFileEvent, tracked: TrackedFile, ref: FileRef, size_hint: int
+    ) -> Checkpoint | None:
+        """Read, parse and ship from the checkpoint; None when the work stopped early for a
+        reason that needs nothing more (another processor took the file, the file is gone)."""
+        observation = tracked.observation
+        log_type = log_type_of(event, ref.log_file)
+        parser = make_parser(
+            log_type,
+            self._parsing,
+            checkpoint=_parser_checkpoint(tracked),
+            fallback_timestamp_us=max(event.last_written_ms, observation.seen_last_written_ms)
+            * 1000,
+        )
+        context = FileContext.of(event.model_copy(update={"log_file": ref.log_file}))
+        saved = tracked.checkpoint
+        anchor = (
+            Anchor(saved.anchor_end, saved.anchor_length, saved.anchor_digest)
+            if saved.anchor_length
+            else None
+        )
+        start = Position(saved.offset, saved.marker, saved.marker_offset, anchor)
+        final = observation.status == "rotated"
+        checkpointer = _Checkpointer(self._tracking, tracked, self._inflight)
+        try:
+            return await self._read(
+                ref, start, size_hint, final, parser, context, log_type, checkpointer
+            )
+        except Superseded:
+            log.info("file_superseded", instance=ref.instance_id, log_file=ref.log_file)
+            return None
+        except NotFoundError:
+            await checkpointer.abandon()
+            log.info("file_vanished", instance=ref.instance_id, log_file=ref.log_file)
+            return None
+        except BaseException:
+            await checkpointer.abandon()
+            raise
 
     async def _read(
         self,
@@ -276,27 +354,44 @@ class FileWork:
     ) -> Checkpoint:
         ticket = Ticket(ref.identity)
         held = 0
+        read_any = False
         last_position: Position | None = None
         positions: deque[Position] = deque()
-        async for chunk in self._source.read(ref, start, size_hint=size_hint):
-            if checkpointer.failure is not None:
-                raise checkpointer.failure
-            held += await self._inflight.acquire(len(chunk.data))
-            BYTES_READ.labels(log_type.record_type).inc(len(chunk.data))
-            await self._submit(parser.feed(chunk.data), context, ticket)
-            positions.append(chunk.end)
-            if held >= self._segment_bytes:
-                cp = parser.checkpoint()
-                last_position = _position_before(positions, cp.offset) or last_position
-                ticket.seal()
-                checkpointer.add(_Segment(ticket, cp, held, last_position))
-                ticket, held = Ticket(ref.identity), 0
+        recent = _RecentBytes()
+        try:
+            async for chunk in self._source.read(ref, start, size_hint=size_hint):
+                read_any = True
+                if checkpointer.failure is not None:
+                    raise checkpointer.failure
+                held += await self._inflight.acquire(len(chunk.data))
+                BYTES_READ.labels(log_type.record_type).inc(len(chunk.data))
+                recent.add(chunk.offset, chunk.data)
+                await self._submit(parser.feed(chunk.data), context, ticket)
+                positions.append(chunk.end)
+                if held >= self._segment_bytes:
+                    cp = parser.checkpoint()
+                    last_position = _position_before(positions, cp.offset) or last_position
+                    ticket.seal()
+                    checkpointer.add(
+                        _Segment(ticket, cp, held, last_position, recent.anchor_before(cp.offset))
+                    )
+                    ticket, held = Ticket(ref.identity), 0
+        except ContentChangedError as changed:
+            if final and not read_any:
+                raise _StaleCheckpoint(str(changed)) from changed
+            # The name holds other content now (it rotated while we read): what was read is
+            # good and is checkpointed; the rest of the content is read under its new name.
+            READS_CUT_SHORT.labels("rotated").inc()
+            log.info(
+                "read_cut_short", instance=ref.instance_id, log_file=ref.log_file, reason="rotated"
+            )
+            final = False
         if final:
             await self._submit(parser.flush(), context, ticket)
         cp = parser.checkpoint()
         last_position = _position_before(positions, cp.offset) or last_position
         ticket.seal()
-        checkpointer.add(_Segment(ticket, cp, held, last_position))
+        checkpointer.add(_Segment(ticket, cp, held, last_position, recent.anchor_before(cp.offset)))
         await self._batcher.flush()
         return await checkpointer.finish()
 
@@ -304,11 +399,43 @@ class FileWork:
         if not records:
             return
         ticket.add(len(records))
+        streams: dict[str, str] = {}
+        documents = []
         for record in records:
-            stream = self._streams.for_log_type(str(record["log_type"]))
+            log_type = record["log_type"]
+            stream = streams.get(log_type)
+            if stream is None:
+                stream = streams[log_type] = self._streams.for_log_type(str(log_type))
             rid, body = context.finish(record)
-            await self._batcher.submit(Document(stream, rid, body, ticket))
+            documents.append(Document(stream, rid, body, ticket))
+        await self._batcher.submit_all(documents)
         RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
+
+
+class _RecentBytes:
+    """The bytes read lately, kept so that a checkpoint's anchor describes the very bytes
+    before its offset. The parser's offset can lie before every chunk end (it holds back an
+    entry that may go on), so an anchor taken at a chunk end would leave a checkpoint without
+    one, and a resumed read could not tell a renamed file's successor from the file itself."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[tuple[int, bytes]] = deque()
+
+    def add(self, offset: int, data: bytes) -> None:
+        self._chunks.append((offset, data))
+
+    def anchor_before(self, offset: int) -> Anchor | None:
+        """The anchor ending at ``offset``, or None if no byte before it was read here.
+        Chunks wholly before the anchor's reach are dropped (later offsets only grow)."""
+        reach = offset - MAX_ANCHOR_BYTES
+        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= reach:
+            self._chunks.popleft()
+        parts = []
+        for start, data in self._chunks:
+            if start >= offset:
+                break
+            parts.append(data[max(0, reach - start) : offset - start])
+        return anchor_of(b"".join(parts), offset) if parts else None
 
 
 def _position_before(positions: deque[Position], offset: int) -> Position | None:

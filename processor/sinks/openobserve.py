@@ -11,12 +11,14 @@ Per-document refusals (records older than ``ZO_INGEST_ALLOWED_UPTO``, type casts
 
 from __future__ import annotations
 
-import gzip
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import orjson
+from isal import igzip
 
 from common.errors import AccessDeniedError, NotFoundError, PermanentError, UnavailableError
 from common.settings import OpenObserveSettings
@@ -78,11 +80,14 @@ class OpenObserveSink:
             prefix + document.record_id.encode() + b'"}}\n' + document.body + b"\n"
             for document in documents
         )
-        return gzip.compress(body, compresslevel=1)
+        return igzip.compress(body, compresslevel=1)
 
     async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
+        # zlib releases the GIL: compressing in a worker thread runs beside the parser on
+        # another core instead of taking turns with it on the event loop's.
+        body = await asyncio.to_thread(self.encode, stream, documents)
         try:
-            answer = await self._client.post(self._path, content=self.encode(stream, documents))
+            answer = await self._client.post(self._path, content=body)
         except httpx.TransportError as exc:
             raise UnavailableError(
                 f"OpenObserve unreachable: {type(exc).__name__}: {exc}",
@@ -109,9 +114,21 @@ class OpenObserveSink:
     @staticmethod
     def _outcomes(answer: httpx.Response, documents: Sequence[Document]) -> list[Outcome]:
         sent = len(documents)
+        content = answer.content
+        # The common answer, every document written, read without decoding it: a _bulk answer
+        # lists every document, and decoding it costs as much as a tenth of parsing them. The
+        # byte counts are exact for compact JSON; any other spelling takes the full path.
+        if (
+            b'"errors":false' in content
+            and content.count(b'"status":') == sent
+            and content.count(b'"status":200') + content.count(b'"status":201') == sent
+        ):
+            return [None] * sent
         try:
-            payload = answer.json()
-        except ValueError as exc:
+            # orjson: the answer holds one item per document, and the standard library's
+            # decoder costs as much CPU as parsing the records did.
+            payload = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
             raise UnavailableError(
                 "OpenObserve answered 200 without JSON", reason="bad_answer"
             ) from exc
@@ -121,6 +138,9 @@ class OpenObserveSink:
             raise UnavailableError(
                 f"OpenObserve accounted for {count} items of {sent} sent", reason="bulk_mismatch"
             )
+        if payload.get("errors") is False:
+            # Every document accounted for and none failed: no need to match them one by one.
+            return [None] * sent
         by_id: dict[str, list[Outcome]] = {}
         for item in items:
             item_id, outcome = _item_result(item)

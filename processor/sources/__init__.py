@@ -13,11 +13,24 @@ Errors: :class:`~common.errors.NotFoundError` when the file no longer exists,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Anchor", "Chunk", "FileRef", "Position", "Source"]
+__all__ = [
+    "Anchor",
+    "Chunk",
+    "ContentChangedError",
+    "FileRef",
+    "FileStat",
+    "Position",
+    "Source",
+    "anchor_of",
+    "digest",
+]
+
+MAX_ANCHOR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,20 @@ class Anchor:
     digest: str
 
 
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def anchor_of(data: bytes, end: int) -> Anchor | None:
+    """The anchor of ``data`` (bytes ending at absolute offset ``end``): its last line, or its
+    last 64 KiB when that line is longer."""
+    if not data:
+        return None
+    start = data.rfind(b"\n", 0, len(data) - 1) + 1
+    tail = data[max(start, len(data) - MAX_ANCHOR_BYTES) :]
+    return Anchor(end, len(tail), digest(tail))
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A place to read from: byte ``offset``; a portion marker known to point at
@@ -59,10 +86,29 @@ class Chunk:
     end: Position
 
 
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What the source says of a file now: its size and when it was last written (ms)."""
+
+    size: int
+    last_written_ms: int
+
+
+class ContentChangedError(Exception):
+    """The bytes before a read's starting position are not those recorded there: the name
+    holds other content than the checkpoint was made on."""
+
+
 class Source(Protocol):
     name: str
 
+    async def listing(self, instance_id: str, contains: str) -> dict[str, FileStat]:
+        """The instance's files whose names contain ``contains``, by name, as they are now."""
+        ...
+
     def read(self, file: FileRef, start: Position, *, size_hint: int) -> AsyncIterator[Chunk]:
         """Chunks from ``start`` to the file's current end (``size_hint``: its size as last
-        observed, used to choose a transport, never to stop early)."""
+        observed, used to choose a transport, never to stop early). Raises
+        :class:`ContentChangedError` when the bytes at ``start.anchor``, or those a read goes
+        on from, turn out to be other content; the chunks yielded before it are good."""
         ...

@@ -34,7 +34,6 @@ Every call, the full download included, takes a token from the shared RDS budget
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import re
 from collections.abc import AsyncIterator
@@ -55,18 +54,26 @@ from common.errors import (
 from common.logs import get_logger
 from common.ratelimit import RDS_CALLS, RdsCaller
 from processor.metrics import READS_CUT_SHORT, SOURCE_FALLBACKS
-from processor.sources import Anchor, Chunk, FileRef, Position
+from processor.sources import (
+    Anchor,
+    Chunk,
+    ContentChangedError,
+    FileRef,
+    FileStat,
+    Position,
+    anchor_of,
+    digest,
+)
 
 if TYPE_CHECKING:
     import aioboto3
     from types_aiobotocore_rds.client import RDSClient
 
-__all__ = ["TRUNCATION_MARK", "ContentChangedError", "FullDownload", "RdsSource", "anchor_of"]
+__all__ = ["TRUNCATION_MARK", "FullDownload", "RdsSource"]
 
 log = get_logger(__name__)
 
 TRUNCATION_MARK = b"[Your log message was truncated]"
-MAX_ANCHOR_BYTES = 64 * 1024
 _MARKER = re.compile(r"^(?P<segment>[^:]*):(?P<offset>\d+)$")
 
 
@@ -78,23 +85,6 @@ def marker_offset(marker: str | None) -> tuple[str, int] | None:
     if match is None:
         return None
     return match["segment"], int(match["offset"])
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def anchor_of(data: bytes, end: int) -> Anchor | None:
-    """The anchor of ``data`` (bytes ending at absolute offset ``end``): its last line."""
-    if not data:
-        return None
-    start = data.rfind(b"\n", 0, len(data) - 1) + 1
-    tail = data[max(start, len(data) - MAX_ANCHOR_BYTES) :]
-    return Anchor(end, len(tail), _digest(tail))
-
-
-class ContentChangedError(Exception):
-    """The bytes before a position are not those recorded there: the name holds other content."""
 
 
 class _PortionRefused(Exception):
@@ -178,7 +168,7 @@ class FullDownload:
                         if position < anchor.end:
                             continue
                         seen = bytes(kept[anchor.end - anchor.length - begin : anchor.end - begin])
-                        if _digest(seen) != anchor.digest:
+                        if digest(seen) != anchor.digest:
                             raise ContentChangedError(f"{file.log_file} before {anchor.end}")
                         anchor = None
                     ready = position - offset
@@ -235,35 +225,44 @@ class RdsSource:
     async def read(self, file: FileRef, start: Position, *, size_hint: int) -> AsyncIterator[Chunk]:
         offset, anchor = start.offset, start.anchor
         reason = "catch_up" if size_hint - start.offset >= self._threshold else None
-        try:
-            if reason is None:
-                try:
-                    async for chunk in self._pages(file, start):
-                        yield chunk
-                    return
-                except _FallBack as fallback:
-                    reason, offset, anchor = fallback.reason, fallback.offset, fallback.anchor
-            SOURCE_FALLBACKS.labels(reason).inc()
-            log.info(
-                "full_download_started",
-                instance=file.instance_id,
-                log_file=file.log_file,
-                reason=reason,
-                offset=offset,
-            )
-            async for chunk in self._full.read(file, offset, anchor=anchor):
-                yield chunk
-        except ContentChangedError as exc:
-            # The name holds other content now (rotated while we read): stop here; the rotated
-            # file's own events carry on from the checkpoint, under its new name.
-            READS_CUT_SHORT.labels("rotated").inc()
-            log.info(
-                "read_cut_short",
-                instance=file.instance_id,
-                log_file=file.log_file,
-                reason="rotated",
-                detail=str(exc),
-            )
+        if reason is None:
+            try:
+                async for chunk in self._pages(file, start):
+                    yield chunk
+                return
+            except _FallBack as fallback:
+                reason, offset, anchor = fallback.reason, fallback.offset, fallback.anchor
+        SOURCE_FALLBACKS.labels(reason).inc()
+        log.info(
+            "full_download_started",
+            instance=file.instance_id,
+            log_file=file.log_file,
+            reason=reason,
+            offset=offset,
+        )
+        async for chunk in self._full.read(file, offset, anchor=anchor):
+            yield chunk
+
+    async def listing(self, instance_id: str, contains: str) -> dict[str, FileStat]:
+        files: dict[str, FileStat] = {}
+        marker: str | None = None
+        while True:
+
+            async def request(marker: str | None = marker) -> Any:
+                return await self._client.describe_db_log_files(
+                    DBInstanceIdentifier=instance_id, FilenameContains=contains, Marker=marker or ""
+                )
+
+            answer = await self._caller.call("DescribeDBLogFiles", request)
+            for entry in answer.get("DescribeDBLogFiles", []):
+                name = entry.get("LogFileName")
+                if name and contains in name:
+                    files[name] = FileStat(
+                        int(entry.get("Size", 0)), int(entry.get("LastWritten", 0))
+                    )
+            marker = answer.get("Marker")
+            if not marker:
+                return files
 
     async def _page(
         self, file: FileRef, marker: str, lines: int | None = None
@@ -344,7 +343,7 @@ class RdsSource:
             # The page must begin with the line we asked it to repeat.
             if expected_digest is not None and anchor is not None:
                 repeat = data[page_from - page_start : page_from - page_start + anchor.length]
-                if _digest(repeat) != expected_digest:
+                if digest(repeat) != expected_digest:
                     raise _FallBack("unverified", needed, anchor)
             elif verify:
                 repeat = data[page_from - page_start : page_from - page_start + len(verify)]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from common.errors import NotFoundError, from_aws_error
-from processor.sources import Chunk, FileRef, Position
+from processor.sources import Chunk, FileRef, FileStat, Position
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -32,6 +32,21 @@ class S3Source:
         self._bucket = bucket
         self._prefix = prefix
         self._chunk_bytes = chunk_bytes
+
+    async def listing(self, instance_id: str, contains: str) -> dict[str, FileStat]:
+        folder = staged_key(self._prefix, instance_id, "")
+        files: dict[str, FileStat] = {}
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=folder):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(folder) :]
+                    if contains in name:
+                        modified = int(item["LastModified"].timestamp() * 1000)
+                        files[name] = FileStat(int(item["Size"]), modified)
+        except ClientError as exc:
+            raise from_aws_error(exc) from exc
+        return files
 
     async def read(self, file: FileRef, start: Position, *, size_hint: int) -> AsyncIterator[Chunk]:
         key = staged_key(self._prefix, file.instance_id, file.log_file)

@@ -96,7 +96,7 @@ def test_service_process_serves_health_and_stops_on_sigterm(tmp_path: Path) -> N
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 503
-        assert set(ready.json()["checks"]) == {"kafka", "valkey"}
+        assert set(ready.json()["checks"]) == {"kafka", "valkey", "dynamodb"}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == EXIT_OK
         events = [json.loads(line)["event"] for line in process.stdout if line.startswith("{")]

@@ -129,3 +129,15 @@ async def test_files_of_an_instance_and_ttl_on_gone_files(table: TrackingTable) 
     assert set(listed) == {f"error/f.log@{index}" for index in range(3)}
     assert listed["error/f.log@0"].observation.expires_at_s == deleted.observation.expires_at_s
     assert listed["error/f.log@1"].observation.expires_at_s is None
+
+
+async def test_published_name_and_status_round_trip(table: TrackingTable) -> None:
+    file = await table.create(_file())
+    published = replace(
+        file.observation, published_size=100, published_file="x.log.1", published_status="rotated"
+    )
+    await table.observe(file, published)
+    stored = await table.get("orders-1", file.identity)
+    assert stored is not None
+    assert stored.observation.published_file == "x.log.1"
+    assert stored.observation.published_status == "rotated"

@@ -9,6 +9,7 @@ difference is noted where it matters.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -85,6 +86,7 @@ def format_stream_name(name: str) -> str:
     return _STREAM_NAME_RUNS.sub("_", name).lower()
 
 
+@functools.lru_cache(maxsize=65536)
 def format_key(key: str) -> str:
     """Return a column name: ASCII upper to lower, every character outside ``[a-z0-9_]``
     becomes ``_`` (one per character).

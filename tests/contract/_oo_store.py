@@ -63,6 +63,14 @@ TIMESTAMP_COL: Final = "_timestamp"
 
 def infer_type(value: Any) -> str:
     """The Arrow type OpenObserve infers for one flattened JSON scalar."""
+    # Exact-type checks first: this runs for every value of every record.
+    kind = type(value)
+    if kind is str:
+        return UTF8
+    if kind is int:
+        return INT64 if value <= _I64_MAX else UINT64
+    if kind is float:
+        return FLOAT64
     if isinstance(value, bool):
         return BOOLEAN
     if isinstance(value, int):
@@ -429,9 +437,21 @@ class Store:
         changes: dict[str, str] = {}
         errors: list[str] = []
         for key, value in values.items():
-            vtype = infer_type(value)
+            # infer_type inlined for the common scalar types: this loop runs for every value
+            # of every record.
+            kind = type(value)
+            if kind is str:
+                vtype = UTF8
+            elif kind is int:
+                vtype = INT64 if value <= _I64_MAX else UINT64
+            elif kind is float:
+                vtype = FLOAT64
+            else:
+                vtype = infer_type(value)
             ctype = added.get(key) or columns.get(key)
-            if ctype is None or ctype == vtype:
+            if ctype == vtype and vtype is not UINT64:
+                row[key] = value
+            elif ctype is None or ctype == vtype:
                 if ctype is None:
                     changes[key] = vtype
                 # SQLite integers are 64-bit signed; larger UInt64 values are kept as text.

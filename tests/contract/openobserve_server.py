@@ -90,6 +90,8 @@ from types import ModuleType, TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 from tests.contract._oo_catalog import Catalog
 from tests.contract._oo_faults import (
     DEFAULT_STATUS_MESSAGES,
@@ -158,7 +160,12 @@ class _Reply:
 
     @classmethod
     def json(cls, status: int, payload: Any) -> _Reply:
-        return cls(status, json.dumps(payload).encode(), "application/json")
+        # orjson: a _bulk answer lists every document, and this runs for each request.
+        try:
+            body = orjson.dumps(payload)
+        except TypeError:
+            body = json.dumps(payload).encode()
+        return cls(status, body, "application/json")
 
     @classmethod
     def text(cls, status: int, text: str) -> _Reply:

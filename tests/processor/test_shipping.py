@@ -189,3 +189,25 @@ def test_a_ticket_counts_exactly() -> None:
         ticket.add(1)
     with pytest.raises(RuntimeError):
         ticket.settle(delivered=1)
+
+
+async def test_a_bug_in_shipping_fails_the_waiting_work_instead_of_hanging_it() -> None:
+    class Broken(ScriptedSink):
+        async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
+            raise KeyError("bug")
+
+    batcher = Batcher(
+        _shipper(Broken(), RecordingDeadLetters()),
+        max_records=1,
+        max_bytes=100,
+        max_age_s=1,
+        max_concurrent=1,
+    )
+    ticket = Ticket()
+    await batcher.submit(_documents(ticket, 1)[0])
+    ticket.seal()
+    with pytest.raises(KeyError):
+        await asyncio.wait_for(ticket.wait(), timeout=5)
+    assert not ticket.settled
+    with pytest.raises(KeyError):
+        await batcher.drain()

@@ -18,7 +18,7 @@ from common.clients.valkey import make_valkey
 from common.events import LogFileEvent
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import AwsSettings, OpenObserveSettings, RdsSettings, ValkeySettings
-from common.tracking import Observation, TrackedFile, TrackingTable
+from common.tracking import Checkpoint, Observation, TrackedFile, TrackingTable
 from processor.batching import Batcher
 from processor.config import StreamNames
 from processor.parsing import ParsingSettings
@@ -27,7 +27,15 @@ from processor.shipping import Shipper
 from processor.sinks.openobserve import OpenObserveSink
 from processor.sources.rds import FullDownload, RdsSource
 from processor.work import FileWork, InflightBytes
-from simulator import AURORA_MYSQL_3, AURORA_POSTGRESQL, Fleet, LogProfile, Rate, TruthEntry
+from simulator import (
+    AURORA_MYSQL_3,
+    AURORA_POSTGRESQL,
+    Fleet,
+    LogOptions,
+    LogProfile,
+    Rate,
+    TruthEntry,
+)
 from tests.contract.openobserve_server import OpenObserveContractServer
 
 pytestmark = pytest.mark.integration
@@ -293,3 +301,188 @@ async def test_a_rotated_file_is_finished_under_its_new_name(
     final = await pipeline.tracking.get(instance, identity)
     assert final is not None
     assert final.checkpoint.offset == fleet.path(instance, rotated).stat().st_size
+
+
+def _metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def _stat(fleet: Fleet, instance: str, name: str) -> tuple[int, int]:
+    """(Size, LastWritten) as DescribeDBLogFiles reports them now."""
+    answer = fleet.rds.describe_db_log_files(DBInstanceIdentifier=instance, FilenameContains=name)
+    entry = next(e for e in answer["DescribeDBLogFiles"] if e["LogFileName"] == name)
+    return int(entry["Size"]), int(entry["LastWritten"])
+
+
+@pytest.mark.parametrize("outgrown", [False, True], ids=["smaller", "outgrown"])
+async def test_a_reused_name_holding_younger_content_is_not_read_as_the_old(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str], outgrown: bool
+) -> None:
+    """server_audit.log rotates between discovery's observation and the processor's read:
+    the name now holds the next generation, which must not be shipped as the old one, even
+    when that one has already grown past the size discovery saw."""
+    options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=10**9)
+    profile = LogProfile(rates={"audit": Rate(entries_per_s=20)}, options=options)
+    instance = fleet.add_cluster(
+        ident("chain"), AURORA_MYSQL_3, instances=1, profile=profile
+    ).writer
+    name = "audit/server_audit.log"
+    fleet.advance(2 if outgrown else 30)
+    content_id = fleet.truth.content_id_of(instance, name)
+    size, last_written = await _stat(fleet, instance, name)
+    if outgrown:
+        fleet.advance(28)  # the observation is older than the generation's end
+    tracked = await pipeline.tracking.create(
+        TrackedFile(
+            instance,
+            f"{name}@1",
+            Observation(
+                cluster_id=instance.rsplit("-", 1)[0],
+                engine="aurora-mysql",
+                engine_version="8.0.mysql_aurora.3.05.2",
+                log_file=name,
+                log_kind="audit",
+                seen_size=size,
+                seen_last_written_ms=last_written,
+            ),
+        )
+    )
+    fleet.rotate(instance, "audit")  # server_audit.log -> .1; a new one begins
+    fleet.advance(10 if outgrown else 2)
+    assert ((await _stat(fleet, instance, name))[0] > size) == outgrown
+    deferred = _metric("aurora_processor_reads_cut_short_total", reason="name_reused")
+    await pipeline.work.process(_event(tracked, size))
+    assert _metric("aurora_processor_reads_cut_short_total", reason="name_reused") == deferred + 1
+    assert [
+        row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance
+    ] == []
+    # Discovery's next poll finds the content under its new name; its event completes it.
+    rotated = f"{name}.1"
+    assert fleet.truth.content_id_of(instance, rotated) == content_id
+    final_size, final_written = await _stat(fleet, instance, rotated)
+    moved = await pipeline.tracking.observe(
+        tracked,
+        replace(
+            tracked.observation,
+            log_file=rotated,
+            status="rotated",
+            seen_size=final_size,
+            seen_last_written_ms=final_written,
+            previous_names=(name,),
+        ),
+    )
+    await pipeline.work.process(_event(moved, final_size))
+    rows = [row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance]
+    truth = fleet.truth.entries(instance=instance, content_id=content_id)
+    assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
+        truth, instance, moved.identity
+    )
+
+
+async def test_a_checkpoint_made_on_other_content_is_read_again(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """A checkpoint whose anchor does not match its own final file (it was made on the bytes
+    of another generation): the file is read again from its start, nothing is lost."""
+    profile = LogProfile(rates={"slowquery": Rate(entries_per_s=10)})
+    instance = fleet.add_cluster(
+        ident("stale"), AURORA_MYSQL_3, instances=1, profile=profile
+    ).writer
+    fleet.advance(30)
+    fleet.rotate(instance, "slowquery")
+    content_id = fleet.truth.content_id_of(instance, "slowquery/mysql-slowquery.log")
+    rotated = next(
+        name
+        for name in fleet.log_files(instance)
+        if name.startswith("slowquery/mysql-slowquery.log.")
+    )
+    size, last_written = await _stat(fleet, instance, rotated)
+    tracked = await pipeline.tracking.create(
+        TrackedFile(
+            instance,
+            "slowquery/mysql-slowquery.log@1",
+            Observation(
+                cluster_id=instance.rsplit("-", 1)[0],
+                engine="aurora-mysql",
+                engine_version="8.0.mysql_aurora.3.05.2",
+                log_file=rotated,
+                log_kind="slowquery",
+                status="rotated",
+                seen_size=size,
+                seen_last_written_ms=last_written,
+            ),
+        )
+    )
+    # A checkpoint at a line end, anchored on bytes this file does not hold there.
+    content = fleet.path(instance, rotated).read_bytes()
+    middle = content.index(b"\n", len(content) // 2) + 1
+    bogus = Checkpoint(offset=middle, anchor_end=middle, anchor_length=4, anchor_digest="0" * 32)
+    saved = await pipeline.tracking.save_checkpoint(
+        instance, tracked.identity, tracked.checkpoint, bogus
+    )
+    resets = _metric("aurora_processor_checkpoint_resets_total")
+    await pipeline.work.process(_event(replace(tracked, checkpoint=saved), size))
+    assert _metric("aurora_processor_checkpoint_resets_total") == resets + 1
+    rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    truth = [
+        entry
+        for entry in fleet.truth.entries(instance=instance)
+        if fleet.truth.content_id_of(instance, rotated) == entry.content_id
+    ]
+    assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
+        truth, instance, tracked.identity
+    )
+    assert content_id is not None
+
+
+async def test_a_name_that_moved_on_is_not_read_on_from_a_held_back_checkpoint(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """The slow log's parser holds its last entry back, so the checkpoint lies before the end
+    of what was read. The name then rotates and its successor outgrows that checkpoint: a read
+    going on under the old name must notice, not ship the successor's bytes as the file's."""
+    profile = LogProfile(rates={"slowquery": Rate(entries_per_s=20)})
+    instance = fleet.add_cluster(ident("held"), AURORA_MYSQL_3, instances=1, profile=profile).writer
+    fleet.advance(30)
+    log_file, identity = "slowquery/mysql-slowquery.log", "slowquery/mysql-slowquery.log@1"
+    tracked = await _track(pipeline, fleet, instance, log_file, identity)
+    content_id = fleet.truth.content_id_of(instance, log_file)
+    size = fleet.path(instance, log_file).stat().st_size
+    await pipeline.work.process(_event(tracked, size))
+    first = await pipeline.tracking.get(instance, identity)
+    assert first is not None
+    assert 0 < first.checkpoint.offset < size, "the last entry should be held back"
+    assert first.checkpoint.anchor_end == first.checkpoint.offset
+    fleet.rotate(instance, "slowquery")
+    fleet.advance(60)
+    grown = fleet.path(instance, log_file).stat().st_size
+    assert grown > size
+    cut = _metric("aurora_processor_reads_cut_short_total", reason="rotated")
+    await pipeline.work.process(_event(first, grown))  # before discovery notices the rotation
+    assert _metric("aurora_processor_reads_cut_short_total", reason="rotated") == cut + 1
+    rotated = next(
+        name
+        for name in fleet.log_files(instance)
+        if fleet.truth.content_id_of(instance, name) == content_id
+    )
+    final_size, final_written = await _stat(fleet, instance, rotated)
+    current = await pipeline.tracking.get(instance, identity)
+    assert current is not None
+    renamed = await pipeline.tracking.observe(
+        current,
+        replace(
+            current.observation,
+            log_file=rotated,
+            status="rotated",
+            seen_size=final_size,
+            seen_last_written_ms=final_written,
+            previous_names=(log_file,),
+        ),
+    )
+    await pipeline.work.process(_event(renamed, final_size))
+    rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    truth = fleet.truth.entries(instance=instance, content_id=content_id)
+    assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(truth, instance, identity)
+    assert _spans(rows) == sorted((entry.offset, entry.length) for entry in truth)
