@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -36,6 +35,7 @@ from pydantic_settings import (
 )
 
 from common.errors import ConfigurationError
+from common.section import Section
 
 ENV_PREFIX = "AURORA_"
 NESTED_DELIMITER = "__"
@@ -62,12 +62,6 @@ KNOWN_SECTIONS = frozenset(
 )
 # Variables read by the test suite and tools, not by the services.
 _IGNORED_PREFIXES = ("AURORA_TEST_", "AURORA_STACK_", "AURORA_BENCH_")
-
-
-class Section(BaseModel):
-    """Base of every settings section: frozen, and unknown keys are errors (typos)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class KafkaSettings(Section):

@@ -17,7 +17,8 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 
 from common.events import Engine, LogKind
-from common.settings import CommonSettings, Section
+from common.section import Section
+from common.settings import CommonSettings
 
 __all__ = ["DiscoveryConfig", "DiscoverySettings", "default_replica_id", "matches_pattern"]
 

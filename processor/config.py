@@ -6,7 +6,8 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from common.settings import CommonSettings, Section
+from common.section import Section
+from common.settings import CommonSettings
 from processor.parsing.options import ParsingSettings
 
 __all__ = ["ProcessorConfig", "ProcessorSettings", "StreamNames"]

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from common.settings import CommonSettings, Section, load_settings
+from common.section import Section
+from common.settings import CommonSettings, load_settings
 
 __all__ = ["ApiConfig", "SimulatorSettings", "load_server_settings"]
 

@@ -51,7 +51,7 @@ _STATE_SCANNED = "_scanned"
 _STATE_FALLBACK = "_fallback_ts_us"
 
 
-def decode(data: bytes) -> tuple[str, bool]:
+def decode(data: bytes | bytearray) -> tuple[str, bool]:
     """``data`` as text, and whether it held bytes that are not UTF-8.
 
     Bytes that are not UTF-8 decode as lone surrogates (``surrogateescape``), so grammars can
@@ -194,18 +194,11 @@ class EntryParser(Parser):
         self._ascii = region.decode("ascii") if region.isascii() else None
         starts = self._boundaries(buf, self._scanned, end) if self._scanned < end else []
         self._scanned = end
-        seg = 0
-        for start in starts:
-            if start > seg:
-                if start - seg > self._limit:
-                    seg = self._cut_oversized(seg, start, records)
-                self._segment(seg, start, records)
-                seg = start
+        seg = self._segments(0, starts, records)
         if end - seg > self._limit:
             seg = self._cut_oversized(seg, end, records)
         if final and end > seg:
-            self._segment(seg, end, records)
-            seg = end
+            seg = self._segments(seg, [end], records)
         self._ascii = None
         if seg:
             del buf[:seg]
@@ -227,25 +220,51 @@ class EntryParser(Parser):
             cut = self._buf.find(b"\n", seg + limit - 1, stop) + 1
             if cut == 0 or cut >= stop:
                 break
-            self._segment(seg, cut, records, cut=True)
+            self._segments(seg, [cut], records, cut=True)
             self._after_cut(seg, cut)
             seg = cut
         return seg
 
-    def _segment(self, start: int, stop: int, out: list[Record], *, cut: bool = False) -> None:
-        """Parse the entry ``buf[start:stop]`` and append its finished records to ``out``."""
-        if self._ascii is not None:
-            text, dirty = self._ascii[start:stop], False
-        else:
-            text, dirty = decode(bytes(self._buf[start:stop]))
-        offset = self._base + start
-        try:
-            records = self._parse_entry(text, offset, stop - start, dirty)
-        except Exception:  # a grammar bug must not lose the entry nor stop the file
-            records = [self._error_record(text, offset, stop - start)]
-        if cut and records:
-            records[0]["truncated"] = True
-        out.extend([self._finish(record, dirty) for record in records])
+    def _segments(self, seg: int, stops: list[int], out: list[Record], *, cut: bool = False) -> int:
+        """Parse the entries ``buf[seg:stops[0]]``, ``buf[stops[0]:stops[1]]``... (empty ones
+        skipped), append their finished records to ``out``, and return where the next begins.
+
+        An entry longer than ``max_entry_bytes`` is cut first, unless it is a piece of such
+        a cut (``cut``: its record says ``truncated``). All the entries of a page go through
+        this one loop, so what it needs is looked up once per page, not once per entry.
+        """
+        ascii_text = self._ascii
+        buf = self._buf
+        base = self._base
+        limit = self._limit
+        parse = self._parse_entry
+        # A record whose message is shorter than this needs no cap (see _finish).
+        short = self._min_cap // 4
+        for stop in stops:
+            if stop <= seg:
+                continue
+            if stop - seg > limit and not cut:
+                seg = self._cut_oversized(seg, stop, out)
+            if ascii_text is not None:
+                text, dirty = ascii_text[seg:stop], False
+            else:
+                text, dirty = decode(buf[seg:stop])
+            offset = base + seg
+            try:
+                records = parse(text, offset, stop - seg, dirty)
+            except Exception:  # a grammar bug must not lose the entry nor stop the file
+                records = [self._error_record(text, offset, stop - seg)]
+            if cut and records:
+                records[0]["truncated"] = True
+            for record in records:
+                # Nearly every record is short, clean and unmarked: _finish's first test,
+                # here, spares it the call.
+                message: str = record["message"]
+                if dirty or len(message) > short or RDS_TRUNCATION_MARKER in message:
+                    self._finish(record, dirty)
+                out.append(record)
+            seg = stop
+        return seg
 
     # -- record helpers for grammars ----------------------------------------------------------
 
@@ -269,14 +288,14 @@ class EntryParser(Parser):
         record["parse_error"] = True
         return record
 
-    def _finish(self, record: Record, dirty: bool) -> Record:
+    def _finish(self, record: Record, dirty: bool) -> None:
         message: str = record["message"]
         if RDS_TRUNCATION_MARKER in message:
             record["rds_truncated"] = True
         # Every text field is cut from the entry's text, so none is longer than `message`:
         # a short message means nothing can exceed a cap.
         if len(message) * 4 <= self._min_cap and not dirty:
-            return record
+            return
         settings = self._settings
         truncated = False
         message, cut = cap_utf8(message, settings.max_message_bytes)
@@ -300,7 +319,6 @@ class EntryParser(Parser):
                     replaced = True
             if replaced:
                 record["invalid_utf8"] = True
-        return record
 
 
 def entry_text(text: str) -> str:

@@ -79,12 +79,15 @@ _RX_PG_STRING = re.compile(
 _RX_NUMBER = re.compile(
     r"(?<![\w$.])(?:0x[0-9a-fA-F]+|[xXbB]'[0-9a-fA-F]*'|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?!\w)"
 )
-_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 
 
 def _ascii_lower(text: str) -> str:
     # Perl's lc on a byte string only folds A-Z; str.lower() would also fold e.g. "É".
-    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+    # bytes.lower() folds only A-Z too, and no byte of a multi-byte UTF-8 sequence is ASCII:
+    # much faster than str.translate, which looks up every character in a dict.
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 def _drop_asc_after_order_by(query: str) -> str:
@@ -271,38 +274,104 @@ def redact_pg(text: str) -> str:
 # digits have the same fingerprint. The rules that return digits verbatim are excluded:
 # comments (`/*!40001` marks mysqldump), CALL names, administrator commands, and in the
 # PostgreSQL variant `$n` placeholders and `::int4` casts.
-_CACHE_ENTRIES = 8192
-_cache: dict[tuple[str, bool], tuple[str, str]] = {}
-# Different statements share a fingerprint far more often: its ID is kept too.
-_ids: dict[str, str] = {}
-_DIGITS_BLIND = str.maketrans("123456789", "000000000")
+#
+# The key is bytes: `bytes.translate` is a table lookup per byte, about ten times faster
+# than `str.translate` (a dict lookup per character), and encoding an ASCII statement is a
+# copy. "surrogatepass" keeps the key one-to-one with the text: undecodable bytes (lone
+# surrogates) encode to sequences that no real character has.
+#
+# Whether a statement's digits matter depends on its other characters only, so it is decided
+# once per digit-blind key, when that key is first seen: a key whose statements keep their
+# digits maps to _KEEPS_DIGITS, and each such statement is then kept under its own text (a
+# str key, never equal to a bytes one). A hit costs an encode, a translate and a lookup.
+#
+# Each variant keeps two generations of keys: a lookup tries the recent one, then the old
+# one (a hit there is copied forward); when the recent generation is full it becomes the old
+# one and the oldest is dropped. Shapes in use survive a turnover, unlike with one dict
+# cleared when full, at the price of twice the entries. A generation also closes when its
+# keys hold _GENERATION_BYTES, so long statements cannot make the cache large.
+_GENERATION_ENTRIES = 8192
+_GENERATION_BYTES = 4 * 1024 * 1024
+_DIGITS_BLIND = bytes.maketrans(b"123456789", b"000000000")
+_KEEPS_DIGITS = ("", "")
 
 
-def digit_blind(statement: str, *, postgresql: bool = False) -> str:
-    """The cache key of ``statement``: its digits as ``0`` when that cannot change its
-    fingerprint, else the statement itself."""
-    if (
+class _Generations:
+    """The two generations of one variant's cache (see above); not thread-safe."""
+
+    __slots__ = ("key_bytes", "old", "recent")
+
+    def __init__(self) -> None:
+        self.recent: dict[bytes | str, tuple[str, str]] = {}
+        self.old: dict[bytes | str, tuple[str, str]] = {}
+        self.key_bytes = 0
+
+    def get(self, key: bytes | str) -> tuple[str, str] | None:
+        hit = self.recent.get(key)
+        if hit is None:
+            hit = self.old.get(key)
+            if hit is not None:
+                self.add(key, hit)
+        return hit
+
+    def add(self, key: bytes | str, value: tuple[str, str]) -> None:
+        if len(self.recent) >= _GENERATION_ENTRIES or self.key_bytes >= _GENERATION_BYTES:
+            self.old = self.recent
+            self.recent = {}
+            self.key_bytes = 0
+        self.recent[key] = value
+        self.key_bytes += len(key)
+
+
+_mysql_cache = _Generations()
+_pg_cache = _Generations()
+# Different statements share a fingerprint far more often: one (fingerprint, ID) pair serves
+# all of them, computed once and stored once.
+_by_fingerprint: dict[str, tuple[str, str]] = {}
+
+
+def _keeps_digits(statement: str, postgresql: bool) -> bool:
+    """Whether a rule of the fingerprint may keep digits of ``statement`` verbatim."""
+    return (
         "/*" in statement
         or statement.startswith("administrator command: ")
         or statement.lstrip()[:4].lower() == "call"
         or (postgresql and ("$" in statement or "::" in statement))
-    ):
-        return statement
-    return statement.translate(_DIGITS_BLIND)
+    )
+
+
+def digit_blind(statement: str, *, postgresql: bool = False) -> bytes:
+    """The text under which ``statement``'s fingerprint is cached, as UTF-8 bytes: its digits
+    as ``0`` unless that could change its fingerprint."""
+    key = statement.encode("utf-8", "surrogatepass")
+    return key if _keeps_digits(statement, postgresql) else key.translate(_DIGITS_BLIND)
 
 
 def cached_fingerprint(statement: str, *, postgresql: bool = False) -> tuple[str, str]:
     """``(fingerprint, query_id)`` of ``statement``, memoised for recently seen shapes."""
-    key = (digit_blind(statement, postgresql=postgresql), postgresql)
-    hit = _cache.get(key)
+    cache = _pg_cache if postgresql else _mysql_cache
+    blind = statement.encode("utf-8", "surrogatepass").translate(_DIGITS_BLIND)
+    hit = cache.recent.get(blind) or cache.get(blind)
     if hit is None:
-        fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)
-        qid = _ids.get(fp)
-        if qid is None:
-            if len(_ids) >= _CACHE_ENTRIES:
-                _ids.clear()
-            qid = _ids[fp] = query_id(fp)
-        if len(_cache) >= _CACHE_ENTRIES:
-            _cache.clear()  # cheaper than LRU bookkeeping; refills within a page
-        hit = _cache[key] = (fp, qid)
+        hit = _fingerprint_and_id(statement, postgresql)
+        if _keeps_digits(statement, postgresql):
+            cache.add(blind, _KEEPS_DIGITS)
+            cache.add(statement, hit)
+        else:
+            cache.add(blind, hit)
+    elif hit is _KEEPS_DIGITS:
+        hit = cache.get(statement)
+        if hit is None:
+            hit = _fingerprint_and_id(statement, postgresql)
+            cache.add(statement, hit)
     return hit
+
+
+def _fingerprint_and_id(statement: str, postgresql: bool) -> tuple[str, str]:
+    fp = pg_fingerprint(statement) if postgresql else fingerprint(statement)
+    pair = _by_fingerprint.get(fp)
+    if pair is None:
+        if len(_by_fingerprint) >= _GENERATION_ENTRIES:
+            _by_fingerprint.clear()
+        pair = _by_fingerprint[fp] = (fp, query_id(fp))
+    return pair

@@ -20,9 +20,16 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from processor.parsing.entries import EntryParser, entry_text, set_if, without_rds_marker
+from processor.parsing.entries import (
+    RDS_TRUNCATION_MARKER,
+    EntryParser,
+    entry_text,
+    set_if,
+    without_rds_marker,
+)
 from processor.parsing.fingerprint import cached_fingerprint, redact
-from processor.parsing.records import CheckpointState, Record
+from processor.parsing.options import ParsingSettings
+from processor.parsing.records import CheckpointState, ParserCheckpoint, Record
 
 __all__ = ["MySqlSlowParser"]
 
@@ -33,6 +40,13 @@ _CANDIDATE = re.compile(
     rb"^# (?:Time|User@Host|User|Query_time): [^\n]*\n"
     rb"(?:#(?! administrator command: | Time: )[^\n]*\n)*",
     re.M,
+)
+# The same blocks, each found from the newline before it, and ending before its last newline
+# (where the next may begin): searching for a newline is a fast loop, where `^` made the
+# engine try a match at every byte of the statements.
+_NEXT_CANDIDATE = re.compile(
+    rb"\n# (?:Time|User@Host|User|Query_time): [^\n]*(?=\n)"
+    rb"(?:\n#(?! administrator command: | Time: )[^\n]*(?=\n))*"
 )
 _BANNER_HINT = b", Version: "
 _BANNER = re.compile(
@@ -56,7 +70,11 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?$")
 _ADMIN = "# administrator command: "
 # The entry MySQL 5.7+/8.0 and Aurora write; anything else takes the general path.
 _STANDARD = re.compile(
-    r"# Time: (?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?)\n"
+    # The first alternative is the stamp MySQL 5.7+ and Aurora write, split for
+    # Timestamps.utc_us; the second (the general form) matches all it matches, so the match
+    # is the same as with the second alone.
+    r"# Time: (?:(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
+    r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?))\n"
     r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
     r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
     r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
@@ -66,7 +84,9 @@ _STANDARD = re.compile(
     r"[^\n]*\n)*)"
     r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
     r"(?:SET timestamp=(?P<set>\d+);\n)?"
-    r"(?P<stmt>[^\n].*)",
+    # Statements that start like a preamble line or a header line are left to the general
+    # path, which decides what they are. (Only ASCII letters lower to "use ".)
+    r"(?P<stmt>(?!#|SET |[Uu][Ss][Ee] )[^\n].*)",
     re.S,
 )
 _SLOW_EXTRA_KEYS = (
@@ -86,6 +106,7 @@ _SLOW_EXTRA = re.compile(
 # Header keys users query, with the record key and type they get. Keys not listed stay in
 # `message` only: typing an unknown key by its first value would break type stability.
 _INT, _FLOAT, _BOOL, _STR, _TIME = range(5)
+_LINE_CACHE_ENTRIES = 1024
 _FIELDS: dict[str, tuple[str, int]] = {
     "Query_time": ("query_time_s", _FLOAT),
     "Lock_time": ("lock_time_s", _FLOAT),
@@ -149,6 +170,19 @@ class MySqlSlowParser(EntryParser):
 
     _db: str | None = None
 
+    def __init__(
+        self,
+        settings: ParsingSettings,
+        *,
+        checkpoint: ParserCheckpoint | None = None,
+        fallback_timestamp_us: int | None = None,
+    ) -> None:
+        super().__init__(
+            settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
+        )
+        # Fields of the header lines seen recently (see _header_lines).
+        self._line_fields: dict[str, Record] = {}
+
     def _load_state(self, state: CheckpointState) -> None:
         db = state.get("db")
         self._db = db if isinstance(db, str) else None
@@ -157,17 +191,27 @@ class MySqlSlowParser(EntryParser):
         return {"db": self._db}
 
     def _boundaries(self, buf: bytearray, pos: int, end: int) -> list[int]:
-        starts: list[int] = []
-        for match in _CANDIDATE.finditer(buf, pos, end):
-            at = match.start()
-            if at == 0 or buf.startswith(b"# Time: ", at):
-                starts.append(at)
-                continue
-            # Inside a header block the previous line is a "#" line too; the administrator
-            # command line is the statement of the entry before, so it does end that entry.
-            prev = buf.rfind(b"\n", 0, at - 1) + 1
-            if buf[prev] != 0x23 or buf.startswith(b"# administrator command: ", prev):
-                starts.append(at)
+        candidates = _candidates(buf, pos, end)
+        # Every complete `# Time:` line is a candidate, and starts an entry. Aurora and MySQL
+        # 5.7+ begin every entry with one: when there are as many `# Time:` lines as
+        # candidates, all candidates start entries, which one count says for the whole page.
+        lines_end = buf.rfind(b"\n", pos, end) + 1
+        times = buf.count(b"\n# Time: ", max(pos - 1, 0), lines_end)
+        if pos == 0 and lines_end and buf.startswith(b"# Time: "):
+            times += 1
+        if times == len(candidates):
+            starts = candidates
+        else:
+            starts = []
+            for at in candidates:
+                if at == 0 or buf.startswith(b"# Time: ", at):
+                    starts.append(at)
+                    continue
+                # Inside a header block the previous line is a "#" line too; the administrator
+                # command line is the statement of the entry before, so it does end that entry.
+                prev = buf.rfind(b"\n", 0, at - 1) + 1
+                if buf[prev] != 0x23 or buf.startswith(b"# administrator command: ", prev):
+                    starts.append(at)
         if buf.find(_BANNER_HINT, pos, end) >= 0:
             banners = [m.start() for m in _BANNER_START.finditer(buf, pos, end)]
             starts = sorted({*starts, *banners})
@@ -186,14 +230,16 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        (when, priv, user, host, ip, thread, pre, qt, lt, rs, rows_examined, rest, post, _, db,
-         set_ts, statement) = m.groups()  # fmt: skip
-        head = statement[:4]
-        if head[:1] == "#" or head.lower() == "use " or head == "SET ":
-            return None  # preamble variants and admin commands: the general path decides
-        statement = without_rds_marker(statement).rstrip()
-        if statement.endswith(";"):
-            statement = statement[:-1]
+        (minute, seconds, micros, when, priv, user, host, ip, thread, pre, qt, lt, rs,
+         rows_examined, rest, post, _, db, set_ts, statement) = m.groups()  # fmt: skip
+        if RDS_TRUNCATION_MARKER in statement:
+            statement = without_rds_marker(statement)
+        if statement[-2:] == ";\n":  # the usual end, for which the rule below comes to this
+            statement = statement[:-2]
+        else:
+            statement = statement.rstrip()
+            if statement[-1:] == ";":
+                statement = statement[:-1]
         if not statement or "\r" in statement:
             return None
         if db is not None:
@@ -202,7 +248,11 @@ class MySqlSlowParser(EntryParser):
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
-        record = self._new_record(self._times.iso(when), offset, length, message)
+        if minute is not None:
+            ts_us = self._times.utc_us(minute, seconds, micros)
+        else:
+            ts_us = self._times.iso(when)
+        record = self._new_record(ts_us, offset, length, message)
         if user or priv:
             record["user"] = user or priv
         if host:
@@ -213,8 +263,7 @@ class MySqlSlowParser(EntryParser):
             record["thread_id"] = int(thread)
         # Same order as the general path, so a key written twice ends with the same value.
         if pre:
-            for line in pre.split("\n"):
-                self._key_values(record, line)
+            self._header_lines(record, pre)
         record["query_time_s"] = float(qt)
         record["lock_time_s"] = float(lt)
         record["rows_sent"] = int(rs)
@@ -226,8 +275,7 @@ class MySqlSlowParser(EntryParser):
             else:
                 record.update(extra)
         if post:
-            for line in post.split("\n"):
-                self._key_values(record, line)
+            self._header_lines(record, post)
         if set_ts is not None and "start_time_us" not in record:
             record["start_time_us"] = int(set_ts) * 1_000_000
         if "database" not in record and self._db is not None:
@@ -373,6 +421,26 @@ class MySqlSlowParser(EntryParser):
             self._key_values(fields, rest)
         return True
 
+    def _header_lines(self, record: Record, lines: str) -> None:
+        """:meth:`_key_values` of each of ``lines``, read once per distinct line.
+
+        Servers repeat the same extra header lines (``# Schema: shop  Last_errno: 0``,
+        ``# QC_Hit: No  Full_scan: No ...``) entry after entry. Updating with a line's fields
+        gives the same record as setting them one by one: keys new to the record in their
+        order on the line, each with its last valid value.
+        """
+        known = self._line_fields
+        for line in lines.split("\n"):
+            fields = known.get(line)
+            if fields is None:
+                fields = {}
+                self._key_values(fields, line)
+                if len(known) >= _LINE_CACHE_ENTRIES:
+                    known.clear()
+                known[line] = fields
+            if fields:
+                record.update(fields)
+
     def _key_values(self, fields: Record, line: str) -> None:
         for key, value in _KEY_VALUE.findall(line):
             spec = _FIELDS.get(key)
@@ -394,6 +462,18 @@ class MySqlSlowParser(EntryParser):
                     fields[name] = us
             elif value:
                 fields[name] = value
+
+
+def _candidates(buf: bytearray, pos: int, end: int) -> list[int]:
+    """Where the ``_CANDIDATE`` blocks in ``buf[pos:end]`` start (``pos`` is a line start)."""
+    found: list[int] = []
+    if pos == 0:  # the one line start without a newline before it
+        first = _CANDIDATE.match(buf, 0, end)
+        if first is not None:
+            found.append(0)
+            pos = first.end()
+    found += [match.start() + 1 for match in _NEXT_CANDIDATE.finditer(buf, max(pos - 1, 0), end)]
+    return found
 
 
 def _user_host(fields: Record, line: str) -> None:

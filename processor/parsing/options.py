@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from common.settings import Section
+from common.section import Section
 from processor.parsing.log_line_prefix import compile_prefix
 
 __all__ = ["RDS_LOG_LINE_PREFIX", "ParsingSettings"]

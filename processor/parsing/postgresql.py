@@ -10,7 +10,7 @@ secondary lines as one chunk, so they are contiguous.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Self
 
 from processor.parsing.entries import EntryParser, entry_text
 from processor.parsing.fingerprint import redact_pg
@@ -38,7 +38,7 @@ def client_fields(record: Record, client: str | None, *, colon_port: bool = Fals
     record["client"] = client
     if colon_port:
         host, colon, port = client.rpartition(":")
-    elif client.endswith(")"):
+    elif client[-1:] == ")":
         host, colon, port = client[:-1].rpartition("(")
     else:
         host, colon, port = client, "", ""
@@ -69,8 +69,16 @@ class PostgreSqlParser(EntryParser):
         self._pattern = compile_prefix(settings.postgresql_log_line_prefix)
         # Only the groups this prefix has: the record is built from them on every line.
         names = set(self._pattern.line.groupindex)
-        self._int_groups = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
-        self._text_groups = tuple(g for g in _TEXT_GROUPS if g in names)
+        ints = tuple(g for g in _INT_GROUPS if g in names or g == "pid")
+        texts = tuple(g for g in _TEXT_GROUPS if g in names)
+        # Where they are in the groups() of a match, for each pattern a first line's match
+        # comes from. Keyed by id(): hashing a Pattern hashes its whole program.
+        patterns = (self._pattern.scan, self._pattern.line, self._pattern.default_line)
+        self._layouts = {
+            id(pattern): _Layout.of(pattern, ints, texts)
+            for pattern in patterns
+            if pattern is not None
+        }
         # First-line matches found while scanning an ASCII page, by absolute offset.
         self._first_lines: dict[int, re.Match[str]] = {}
 
@@ -95,12 +103,18 @@ class PostgreSqlParser(EntryParser):
         starts: list[int] = []
         first_lines = self._first_lines
         base = self._base
-        for match in self._pattern.scan.finditer(text, pos, end):
-            severity = match.group("severity")
+        scan = self._pattern.scan
+        severity_group, default_group = scan.groupindex["severity"], scan.groupindex["severity_d"]
+        body_group = scan.groupindex["body"]
+        # A first line ending in CR (CRLF files) is matched again, its CR dropped: one look
+        # at the page says whether any line might.
+        crlf = "\r" in text
+        for match in scan.finditer(text, pos, end):
+            severity = match[severity_group]
             at = match.start()
             if severity is None:
-                severity = match.group("severity_d")
-            elif not match.group("body").endswith("\r"):
+                severity = match[default_group]
+            elif not crlf or not match[body_group].endswith("\r"):
                 first_lines[base + at] = match
             if severity in SECONDARY_SEVERITIES and at > 0:
                 first_lines.pop(base + at, None)
@@ -110,40 +124,42 @@ class PostgreSqlParser(EntryParser):
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
         entry = entry_text(text)
-        newline = entry.find("\n")
+        multiline = "\n" in entry
         first = self._first_lines.pop(offset, None)
         if first is None:
-            first = self._pattern.match(entry if newline < 0 else entry[:newline])
+            first = self._pattern.match(entry[: entry.find("\n")] if multiline else entry)
         if first is None:
             if not entry.strip():
                 return []
             return [self._error_record(text, offset, length)]
-        groups = first.groupdict()
+        # groups() and the layout's indexes, not groupdict(): that built a dict of every
+        # group of the pattern on every line, and cost more than reading them.
+        layout = self._layouts[id(first.re)]
+        groups = first.groups()
         redacting = self._settings.redact_literals
-        message = entry
-        body = groups["body"]
-        secondaries: dict[str, str] = {}
-        if newline >= 0:
+        if multiline:
             body, secondaries, message = self._lines(first, entry.split("\n"), redacting)
-        elif redacting:
-            message = _redact_line(first, entry)
-        ts = groups.get("ts")
+        else:
+            body = groups[layout.body]
+            secondaries = _NO_SECONDARIES
+            message = _redact_line(first, entry) if redacting else entry
+        ts = groups[layout.ts] if layout.ts is not None else None
         ts_us = self._times.iso(ts) if ts is not None else None
-        if ts_us is None and groups.get("epoch"):
-            ts_us = self._times.epoch_s(groups["epoch"])
+        if ts_us is None and layout.epoch is not None and groups[layout.epoch]:
+            ts_us = self._times.epoch_s(groups[layout.epoch])
         record = self._new_record(ts_us, offset, length, message)
-        for key in self._int_groups:
-            value = groups.get(key)
+        for key, index in layout.ints:
+            value = groups[index]
             if value:
                 record[key] = int(value)
-        for key in self._text_groups:
-            value = groups.get(key)
+        for key, index in layout.texts:
+            value = groups[index]
             if value:
                 record[key] = value
-        client = groups.get("client")
+        client = groups[layout.client] if layout.client is not None else None
         if client:
             client_fields(record, client)
-        interpret(record, groups["severity"], body, secondaries, redacting=redacting)
+        interpret(record, groups[layout.severity], body, secondaries, redacting=redacting)
         return [record]
 
     def _lines(
@@ -175,11 +191,39 @@ class PostgreSqlParser(EntryParser):
         )
 
 
+class _Layout(NamedTuple):
+    """Where the groups of one line pattern are in ``Match.groups()``; None: not in it."""
+
+    ts: int | None
+    epoch: int | None
+    client: int | None
+    severity: int
+    body: int
+    # (record key, index) of the prefix's integer and text groups, in record key order.
+    ints: tuple[tuple[str, int], ...]
+    texts: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, pattern: re.Pattern[str], ints: tuple[str, ...], texts: tuple[str, ...]) -> Self:
+        index = {name: number - 1 for name, number in pattern.groupindex.items()}
+        return cls(
+            ts=index.get("ts"),
+            epoch=index.get("epoch"),
+            client=index.get("client"),
+            severity=index["severity"],
+            body=index["body"],
+            ints=tuple((key, index[key]) for key in ints if key in index),
+            texts=tuple((key, index[key]) for key in texts if key in index),
+        )
+
+
 def _redact_line(match: re.Match[str], line: str) -> str:
     start = match.start("body") - match.start()  # the match may be on a whole page's text
     return line[:start] + redact_pg(line[start:])
 
 
+# The secondary fields of a one-line message (read, never written).
+_NO_SECONDARIES: dict[str, str] = {}
 _INT_GROUPS = ("pid", "session_line", "transaction_id", "leader_pid", "pg_query_id")
 _TEXT_GROUPS = (
     "user", "database", "application_name", "session_id", "command_tag", "sqlstate",

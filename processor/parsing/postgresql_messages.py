@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from processor.parsing.entries import set_if, without_rds_marker
+from processor.parsing.entries import RDS_TRUNCATION_MARKER, set_if, without_rds_marker
 from processor.parsing.fingerprint import cached_fingerprint, redact_pg
 from processor.parsing.records import Record
 
@@ -80,7 +80,9 @@ def interpret(
         elif key in _SECONDARY_KEYS:
             set_if(record, _SECONDARY_KEYS[key], redact_pg(value) if redacting else value)
     if statement is not None:
-        statement = without_rds_marker(statement).strip()
+        if RDS_TRUNCATION_MARKER in statement:
+            statement = without_rds_marker(statement)
+        statement = statement.strip()
         if statement:
             fp, qid = cached_fingerprint(statement, postgresql=True)
             record["statement"] = redact_pg(statement) if redacting else statement
@@ -92,10 +94,12 @@ def _duration(record: Record, text: str) -> str | None:
     """Fields of a ``duration:`` message; returns its statement text, if any."""
     # The most common shape, read without a regex: "duration: 1.234 ms  statement: SQL".
     end = text.find(" ms  statement: ", 10)
-    if end > 0 and text[10:end].replace(".", "", 1).isdigit():
-        record["duration_ms"] = float(text[10:end])
-        record["statement_kind"] = "statement"
-        return text[end + 16 :]
+    if end > 0:
+        number = text[10:end]
+        if number.replace(".", "", 1).isdigit():
+            record["duration_ms"] = float(number)
+            record["statement_kind"] = "statement"
+            return text[end + 16 :]
     match = _DURATION.match(text)
     if match is None:
         set_if(record, "text", text)

@@ -127,6 +127,30 @@ def test_cached_fingerprint_equals_uncached() -> None:
         assert cached_fingerprint(query) == (expected, query_id(expected))
 
 
+@pytest.mark.parametrize(
+    ("postgresql", "statements"),
+    [
+        (False, ["CALL proc1(1)", "CALL proc2(1)", "CALL proc1(2)"]),
+        (False, ["administrator command: Kill 12", "administrator command: Kill 34"]),
+        (False, ["select /* id 1 */ a1 from t", "select /* id 2 */ a2 from t"]),
+        (True, ["SELECT a::int4 FROM t", "SELECT a::int8 FROM t", "SELECT a::int4 FROM t"]),
+        (True, ["SELECT $1 FROM t", "SELECT $2 FROM t", "SELECT $1 FROM t9"]),
+    ],
+)
+def test_cached_fingerprint_keeps_digits_that_matter(
+    postgresql: bool, statements: list[str]
+) -> None:
+    """Statements whose digits a rule keeps share a digit-blind text, not a fingerprint."""
+    normalise = pg_fingerprint if postgresql else fingerprint
+    for _ in range(2):
+        for statement in statements:
+            expected = normalise(statement)
+            assert cached_fingerprint(statement, postgresql=postgresql) == (
+                expected,
+                query_id(expected),
+            )
+
+
 SQLISH = st.text(
     alphabet=st.sampled_from(list("0123456789abcefxINSERTselctfromwhv_.+-,()'\"`$:#/*! \n\t;")),
     max_size=80,

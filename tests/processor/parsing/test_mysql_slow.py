@@ -5,8 +5,11 @@ from __future__ import annotations
 import calendar
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from processor.parsing import LogType, ParserCheckpoint, ParsingSettings, make_parser, query_id
-from processor.parsing.mysql_slow import MySqlSlowParser
+from processor.parsing.mysql_slow import _CANDIDATE, MySqlSlowParser, _candidates
 from tests.processor.parsing.conftest import FALLBACK_US, parse
 
 SLOW = LogType.MYSQL_SLOW
@@ -121,6 +124,17 @@ def test_a_truncated_last_entry_is_flushed() -> None:
     (last,) = parser.flush()
     assert last["statement"] == "SELECT name FROM"
     assert parser.checkpoint().offset == len(data)
+
+
+def test_a_header_line_after_a_hash_line_of_a_statement_does_not_start_an_entry() -> None:
+    """The `# Query_time:` line is a candidate, but the line before it is a `#` line of the
+    statement: the page has more candidates than `# Time:` lines, and the rule decides."""
+    first = ENTRY_57[:-37] + b"SELECT 1\n#x\n# Query_time: 2.0\n"
+    data = first + ENTRY_57
+    for page in (len(data), 7):
+        records = parse(SLOW, data, chunks=range(page, len(data), page))
+        assert [r["offset"] for r in records] == [0, len(first)]
+        assert records[0]["statement"] == "SELECT 1\n#x\n# Query_time: 2.0"
 
 
 def test_an_entry_without_query_time_is_a_parse_error() -> None:
@@ -341,3 +355,30 @@ def test_fast_path_and_general_path_agree_on_every_corpus_entry(corpus: Path) ->
                 answered += 1
                 assert general._parse_general(text, record["offset"], record["length"]) == [quick]
     assert answered >= 15  # the 5.7+/8.0 entries of the corpus (Aurora, beats, Percona 8.0)
+
+
+_SLOW_LINES = [
+    b"# Time: 2026-11-26T09:00:01.000100Z", b"# Time:", b"# User@Host: a[a] @ [1.1.1.1]",
+    b"# User: b", b"# Query_time: 1.0", b"# Query_time: 1.0\r", b"# administrator command: Quit;",
+    b"# Schema: shop", b"#x", b"#", b"##", b" # Time: x", b"SELECT 1;", b"use shop;", b"",
+]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SLOW_LINES), max_size=14),
+    st.booleans(),
+    st.integers(min_value=0),
+    st.integers(min_value=0),
+)
+def test_candidate_blocks_are_found_as_the_multiline_regex_finds_them(
+    lines: list[bytes], newline_at_end: bool, pos_pick: int, end_pick: int
+) -> None:
+    """The boundary scan looks for header blocks from the newline before them; it must find
+    the blocks `^` finds, whatever line `pos` starts at and wherever `end` is."""
+    buf = bytearray(b"\n".join(lines) + (b"\n" if newline_at_end else b""))
+    line_starts = [0] + [i + 1 for i, byte in enumerate(buf) if byte == 0x0A]
+    pos = line_starts[pos_pick % len(line_starts)]
+    end = pos + end_pick % (len(buf) - pos + 1)
+    reference = [match.start() for match in _CANDIDATE.finditer(buf, pos, end)]
+    assert _candidates(buf, pos, end) == reference
