@@ -10,7 +10,8 @@ KAFKA_STAMP := .cache/kafka/$(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.ver
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint typecheck fmt pytest stack-up stack-down stack-status run clean \
-	images deploy-check compose-config k8s-apply
+	images deploy-check compose-config k8s-apply bench bench-parse bench-discovery \
+	bench-pipeline bench-simulator
 
 # Images (make images): built with docker buildx from the repository root, tagged
 # $(IMAGE_PREFIX)aurora-<name>:$(TAG). One platform is loaded into the local Docker; several
@@ -33,6 +34,12 @@ help:
 	@echo "make setup        virtualenv, the package with its dev extra, Kafka jars (cached)"
 	@echo "make test         setup, then lint, type checks and the whole test suite"
 	@echo "make run          the whole pipeline on a local stack"
+	@echo "make bench        every benchmark below, one after the other (about half an hour)"
+	@echo "make bench-parse  parser vs pt-query-digest and pgbadger (CPU s, memory)"
+	@echo "make bench-discovery  discovery at fleet scale: RDS calls, detection delay, hand-over"
+	@echo "make bench-pipeline   processor throughput vs its own parser alone"
+	@echo "make bench-simulator  the simulator's cost for a fleet writing logs"
+	@echo "                  (BENCH_ARGS passes options, e.g. BENCH_ARGS=--help)"
 	@echo "make lint | typecheck | fmt | pytest"
 	@echo "make stack-up     Kafka, Valkey, moto and the OpenObserve contract server in the background"
 	@echo "make stack-down   stop them"
@@ -82,6 +89,20 @@ stack-status: setup
 
 run: setup
 	$(PY) -m devstack.run $(RUN_ARGS)
+
+bench: bench-parse bench-discovery bench-pipeline bench-simulator
+
+bench-parse: setup
+	$(PY) -m bench.parse $(BENCH_ARGS)
+
+bench-discovery: setup
+	$(PY) -m bench.discovery $(BENCH_ARGS)
+
+bench-pipeline: setup
+	$(PY) -m bench.pipeline $(BENCH_ARGS)
+
+bench-simulator: setup
+	$(PY) -m bench.simulator $(BENCH_ARGS)
 
 clean: stack-down
 	rm -rf $(VENV) .cache .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
