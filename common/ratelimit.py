@@ -12,7 +12,9 @@ budget kept in Valkey:
 - **Adaptive**: when AWS answers ``ThrottlingException`` anyway (other tools spent the shared
   bucket), :meth:`RdsBudget.report_throttled` halves the budget's rate for every replica, down
   to a floor; the rate climbs back linearly to the configured maximum over ``recovery_s``
-  seconds without throttling (additive increase, multiplicative decrease).
+  seconds without throttling (additive increase, multiplicative decrease). Throttles reported
+  within ``cooldown_s`` of a halving are one event (calls in flight together are refused
+  together): they hold the bucket back but do not halve the rate again.
 
 :class:`RdsCaller` wraps an RDS call: take a token, call, and on throttling report it, back off
 with full jitter and try again, up to a limit; it counts every call in the metrics.
@@ -58,7 +60,7 @@ RDS_THROTTLES = Counter(
 )
 
 # KEYS[1]: the bucket hash. ARGV: max rate (calls/s), burst, cost, recovery seconds, min factor,
-# throttled (1 = report a throttle instead of taking tokens).
+# throttled (1 = report a throttle instead of taking tokens), cooldown seconds.
 # Hash fields: tat (µs, theoretical arrival time), factor (share of the max rate in force),
 # changed (µs, when factor was last set). Returns {allowed (0/1), wait µs, factor * 1e6}.
 _SCRIPT = """
@@ -69,13 +71,15 @@ local cost = tonumber(ARGV[3])
 local recovery_us = tonumber(ARGV[4]) * 1000000
 local min_factor = tonumber(ARGV[5])
 local throttled = ARGV[6] == '1'
+local cooldown_us = tonumber(ARGV[7]) * 1000000
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local state = redis.call('HMGET', key, 'tat', 'factor', 'changed')
 local tat = tonumber(state[1]) or now
 local factor = tonumber(state[2]) or 1
-local changed = tonumber(state[3]) or now
+local last_change = tonumber(state[3])
+local changed = last_change or now
 
 -- Linear recovery towards the full rate since the last change.
 if factor < 1 and recovery_us > 0 then
@@ -83,11 +87,14 @@ if factor < 1 and recovery_us > 0 then
 end
 
 if throttled then
-  factor = math.max(min_factor, factor / 2)
-  -- Hold every replica back for one interval at the new rate.
+  if last_change == nil or now - last_change >= cooldown_us then
+    factor = math.max(min_factor, factor / 2)
+    redis.call('HSET', key, 'factor', factor, 'changed', now)
+  end
+  -- Hold every replica back for one interval at the rate in force.
   local interval = 1000000 / (max_rate * factor)
   tat = math.max(tat, now) + interval
-  redis.call('HSET', key, 'tat', tat, 'factor', factor, 'changed', now)
+  redis.call('HSET', key, 'tat', tat)
   redis.call('PEXPIRE', key, 3600000)
   return {0, 0, math.floor(factor * 1000000)}
 end
@@ -126,6 +133,7 @@ class RdsBudget:
         key: str = "aurora-logs:rds-budget",
         min_factor: float = 0.125,
         recovery_s: float = 300.0,
+        cooldown_s: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._valkey = valkey
@@ -133,6 +141,7 @@ class RdsBudget:
         self._key = key
         self._min_factor = min_factor
         self._recovery_s = recovery_s
+        self._cooldown_s = cooldown_s
         self._sleep = sleep
         self._script = valkey.register_script(_SCRIPT)
 
@@ -146,6 +155,7 @@ class RdsBudget:
                 self._recovery_s,
                 self._min_factor,
                 "1" if throttled else "0",
+                self._cooldown_s,
             ],
         )
         allowed, wait_us, factor_millionths = (int(value) for value in answer)
@@ -184,7 +194,8 @@ class RdsBudget:
             await self._sleep(wait_s * random.uniform(1.0, 1.2))
 
     async def report_throttled(self) -> BudgetState:
-        """AWS throttled a call: halve the shared rate (down to a floor) for every replica."""
+        """AWS throttled a call: halve the shared rate (down to a floor) for every replica,
+        once per ``cooldown_s`` however many calls report it."""
         _allowed, _wait, factor = await self._run(0, throttled=True)
         return BudgetState(self._settings.budget_rate_per_s * factor, factor)
 

@@ -64,7 +64,7 @@ async def test_many_replicas_together_never_exceed_the_rate(valkey_url: str) -> 
 
 
 async def test_throttle_halves_the_rate_and_it_recovers(valkey: redis.Redis) -> None:
-    budget = _budget(valkey, rate=10, burst=1, recovery_s=0.5)
+    budget = _budget(valkey, rate=10, burst=1, recovery_s=0.5, cooldown_s=0)
     assert (await budget.state()).factor == 1.0
     first = await budget.report_throttled()
     assert first.factor == pytest.approx(0.5, abs=0.05)
@@ -79,10 +79,23 @@ async def test_throttle_halves_the_rate_and_it_recovers(valkey: redis.Redis) -> 
 
 
 async def test_the_rate_never_falls_below_the_floor(valkey: redis.Redis) -> None:
-    budget = _budget(valkey, rate=8, burst=1, min_factor=0.125)
+    budget = _budget(valkey, rate=8, burst=1, min_factor=0.125, cooldown_s=0)
     for _ in range(10):
         state = await budget.report_throttled()
     assert state.factor == pytest.approx(0.125)
+
+
+async def test_throttles_reported_together_halve_the_rate_once(valkey: redis.Redis) -> None:
+    """Calls in flight together are throttled together: one halving, not one per call."""
+    budget = _budget(valkey, rate=8, burst=4, cooldown_s=30)
+    states = await asyncio.gather(*(budget.report_throttled() for _ in range(6)))
+    assert [state.factor for state in states] == [pytest.approx(0.5, abs=0.01)] * 6
+    # ...but each report still holds the bucket back.
+    assert await budget.try_acquire() > 0
+    later = _budget(valkey, rate=8, burst=4, cooldown_s=0.05)
+    await later.report_throttled()
+    await asyncio.sleep(0.1)
+    assert (await later.report_throttled()).factor == pytest.approx(0.25, abs=0.01)
 
 
 async def test_acquire_gives_up_after_max_wait(valkey: redis.Redis) -> None:
@@ -99,7 +112,7 @@ def _aws_error(code: str) -> ClientError:
 
 
 async def test_caller_retries_throttled_calls_and_reports_them(valkey: redis.Redis) -> None:
-    budget = _budget(valkey, rate=100, burst=100)
+    budget = _budget(valkey, rate=100, burst=100, cooldown_s=0)
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
