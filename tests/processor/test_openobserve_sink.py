@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 from pydantic import AnyHttpUrl, SecretStr
@@ -16,6 +16,7 @@ from processor.shipping import Shipper
 from processor.sinks import BatchMalformedError, BatchTooLargeError
 from processor.sinks.openobserve import OpenObserveSink
 from tests.contract.openobserve_server import OpenObserveContractServer
+from tests.processor.recorders import RecordingDeadLetters
 
 USER, PASSWORD = "root@example.com", "secret-pw"
 NOW_US = int(time.time() * 1_000_000)
@@ -165,16 +166,6 @@ async def test_connection_refused_is_retriable() -> None:
             await sink.send("s", _documents(1))
     finally:
         await sink.aclose()
-
-
-class RecordingDeadLetters:
-    def __init__(self) -> None:
-        self.written: list[tuple[str, str]] = []
-
-    async def documents(self, stream: str, rejected: Sequence[tuple[Document, Rejection]]) -> None:
-        self.written.extend(
-            (document.record_id, rejection.reason) for document, rejection in rejected
-        )
 
 
 async def test_accounting_is_exact_through_faults(server: OpenObserveContractServer) -> None:

@@ -12,6 +12,7 @@ from processor.batching import Batcher
 from processor.delivery import Document, Rejection, Ticket
 from processor.shipping import Shipper
 from processor.sinks import RETRY, BatchMalformedError, BatchTooLargeError, Outcome
+from tests.processor.recorders import RecordingDeadLetters
 
 
 class ScriptedSink:
@@ -34,16 +35,6 @@ class ScriptedSink:
 
     async def aclose(self) -> None:
         return None
-
-
-class RecordingDeadLetters:
-    def __init__(self) -> None:
-        self.written: list[tuple[str, str]] = []
-
-    async def documents(self, stream: str, rejected: Sequence[tuple[Document, Rejection]]) -> None:
-        self.written.extend(
-            (document.record_id, rejection.reason) for document, rejection in rejected
-        )
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -159,18 +150,24 @@ async def test_batches_are_cut_by_records_bytes_and_age() -> None:
     assert sorted(map(len, sink.sent)) == [1, 1, 1, 3]
 
 
-async def test_batcher_drain_reraises_a_bug_in_the_sink() -> None:
+def _broken_batcher() -> Batcher:
+    """A batcher whose sink has a bug (raises something no sink may raise)."""
+
     class Broken(ScriptedSink):
         async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
             raise KeyError("bug")
 
-    batcher = Batcher(
+    return Batcher(
         _shipper(Broken(), RecordingDeadLetters()),
         max_records=1,
         max_bytes=100,
         max_age_s=1,
         max_concurrent=1,
     )
+
+
+async def test_batcher_drain_reraises_a_bug_in_the_sink() -> None:
+    batcher = _broken_batcher()
     ticket = Ticket()
     await batcher.submit(_documents(ticket, 1)[0])
     with pytest.raises(KeyError):
@@ -192,17 +189,7 @@ def test_a_ticket_counts_exactly() -> None:
 
 
 async def test_a_bug_in_shipping_fails_the_waiting_work_instead_of_hanging_it() -> None:
-    class Broken(ScriptedSink):
-        async def send(self, stream: str, documents: Sequence[Document]) -> list[Outcome]:
-            raise KeyError("bug")
-
-    batcher = Batcher(
-        _shipper(Broken(), RecordingDeadLetters()),
-        max_records=1,
-        max_bytes=100,
-        max_age_s=1,
-        max_concurrent=1,
-    )
+    batcher = _broken_batcher()
     ticket = Ticket()
     await batcher.submit(_documents(ticket, 1)[0])
     ticket.seal()

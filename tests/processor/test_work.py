@@ -281,18 +281,7 @@ async def test_a_rotated_file_is_finished_under_its_new_name(
         if fleet.truth.content_id_of(instance, name) == content_id
     )
     # Discovery links the generation to its new name and marks it final.
-    current = await pipeline.tracking.get(instance, identity)
-    assert current is not None
-    renamed = await pipeline.tracking.observe(
-        current,
-        replace(
-            current.observation,
-            log_file=rotated,
-            status="rotated",
-            seen_size=fleet.path(instance, rotated).stat().st_size,
-            previous_names=(log_file,),
-        ),
-    )
+    renamed = await _renamed(pipeline, fleet, tracked, rotated)
     await pipeline.work.process(_event(renamed, renamed.observation.seen_size))
     rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
     truth = fleet.truth.entries(instance=instance, content_id=content_id)
@@ -314,6 +303,26 @@ async def _stat(fleet: Fleet, instance: str, name: str) -> tuple[int, int]:
     answer = fleet.rds.describe_db_log_files(DBInstanceIdentifier=instance, FilenameContains=name)
     entry = next(e for e in answer["DescribeDBLogFiles"] if e["LogFileName"] == name)
     return int(entry["Size"]), int(entry["LastWritten"])
+
+
+async def _renamed(
+    pipeline: Pipeline, fleet: Fleet, tracked: TrackedFile, rotated: str
+) -> TrackedFile:
+    """Discovery's next look: the generation is final under its new name ``rotated``."""
+    current = await pipeline.tracking.get(tracked.instance_id, tracked.identity)
+    assert current is not None
+    size, last_written = await _stat(fleet, tracked.instance_id, rotated)
+    return await pipeline.tracking.observe(
+        current,
+        replace(
+            current.observation,
+            log_file=rotated,
+            status="rotated",
+            seen_size=size,
+            seen_last_written_ms=last_written,
+            previous_names=(current.observation.log_file,),
+        ),
+    )
 
 
 @pytest.mark.parametrize("outgrown", [False, True], ids=["smaller", "outgrown"])
@@ -361,19 +370,8 @@ async def test_a_reused_name_holding_younger_content_is_not_read_as_the_old(
     # Discovery's next poll finds the content under its new name; its event completes it.
     rotated = f"{name}.1"
     assert fleet.truth.content_id_of(instance, rotated) == content_id
-    final_size, final_written = await _stat(fleet, instance, rotated)
-    moved = await pipeline.tracking.observe(
-        tracked,
-        replace(
-            tracked.observation,
-            log_file=rotated,
-            status="rotated",
-            seen_size=final_size,
-            seen_last_written_ms=final_written,
-            previous_names=(name,),
-        ),
-    )
-    await pipeline.work.process(_event(moved, final_size))
+    moved = await _renamed(pipeline, fleet, tracked, rotated)
+    await pipeline.work.process(_event(moved, moved.observation.seen_size))
     rows = [row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance]
     truth = fleet.truth.entries(instance=instance, content_id=content_id)
     assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
@@ -467,21 +465,8 @@ async def test_a_name_that_moved_on_is_not_read_on_from_a_held_back_checkpoint(
         for name in fleet.log_files(instance)
         if fleet.truth.content_id_of(instance, name) == content_id
     )
-    final_size, final_written = await _stat(fleet, instance, rotated)
-    current = await pipeline.tracking.get(instance, identity)
-    assert current is not None
-    renamed = await pipeline.tracking.observe(
-        current,
-        replace(
-            current.observation,
-            log_file=rotated,
-            status="rotated",
-            seen_size=final_size,
-            seen_last_written_ms=final_written,
-            previous_names=(log_file,),
-        ),
-    )
-    await pipeline.work.process(_event(renamed, final_size))
+    renamed = await _renamed(pipeline, fleet, tracked, rotated)
+    await pipeline.work.process(_event(renamed, renamed.observation.seen_size))
     rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
     truth = fleet.truth.entries(instance=instance, content_id=content_id)
     assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(truth, instance, identity)
