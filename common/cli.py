@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "processor.parsing.cli_fingerprint",
         "print query_id<TAB>fingerprint for each query read from stdin, one per line",
     ),
+    "raw-restore": (
+        "processor.archive_cli",
+        "write one log file generation's bytes back from the raw archive in S3",
+    ),
     "simulate": (
         "simulator.cli",
         "run a simulated Aurora fleet whose log files grow and rotate, served by moto",

@@ -53,6 +53,8 @@ class ProcessorConfig(Section):
     full_download_threshold_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     read_chunk_bytes: int = Field(default=1024 * 1024, ge=4096)
     checkpoint_every_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
+    # Keep every byte read, gzip-compressed, in s3.bucket under s3.raw_prefix (processor.archive):
+    # logs then outlive Aurora's retention and `aurora-logs raw-restore` gives them back.
     archive_raw: bool = False
 
     # Retries of the sink and of the sources (exponential back-off with full jitter).

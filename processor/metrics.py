@@ -74,3 +74,7 @@ INFLIGHT_BYTES = Gauge(
 PAUSED_PARTITIONS = Gauge(
     "aurora_processor_paused_partitions", "Partitions paused because the replica is at capacity."
 )
+ARCHIVED_BYTES = Counter(
+    "aurora_processor_archived_bytes_total",
+    "Raw log bytes stored in the S3 archive (AURORA_PROCESSOR__ARCHIVE_RAW).",
+)

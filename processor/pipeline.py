@@ -23,6 +23,7 @@ from common.ratelimit import RdsBudget, RdsCaller
 from common.readiness import dynamodb_table_check, kafka_check, valkey_check
 from common.runner import Lifecycle
 from common.tracking import TrackingTable
+from processor.archive import RawArchive
 from processor.batching import Batcher
 from processor.config import ProcessorSettings
 from processor.consume import EventConsumer
@@ -137,6 +138,10 @@ async def run_processor(settings: ProcessorSettings, lifecycle: Lifecycle) -> No
         )
         inflight = InflightBytes(config.max_inflight_bytes)
         source = await stack.enter_async_context(_source(settings, aws, valkey))
+        archive = None
+        if config.archive_raw:
+            s3 = await stack.enter_async_context(aws.s3())
+            archive = RawArchive(s3, bucket=settings.s3.bucket, prefix=settings.s3.raw_prefix)
         work = FileWork(
             tracking=tracking,
             source=source,
@@ -145,6 +150,7 @@ async def run_processor(settings: ProcessorSettings, lifecycle: Lifecycle) -> No
             streams=config.streams,
             inflight=inflight,
             checkpoint_every_bytes=config.checkpoint_every_bytes,
+            archive=archive,
         )
 
         consumer = make_consumer(kafka)

@@ -26,6 +26,7 @@ from common.events import LogFileEvent
 from common.lognames import parse_log_name, reused
 from common.logs import get_logger
 from common.tracking import Checkpoint, TrackedFile, TrackingTable
+from processor.archive import RawArchive
 from processor.batching import Batcher
 from processor.config import StreamNames
 from processor.delivery import Document, Ticket
@@ -119,6 +120,18 @@ class _Segment:
     held_bytes: int
     position: Position | None
     anchor: Anchor | None
+    # The segment's bytes being stored in the raw archive: done before its checkpoint.
+    archived: asyncio.Task[None] | None = None
+
+
+def _drop(task: asyncio.Task[None] | None) -> None:
+    """Cancel an archive upload nobody will wait for, or collect its outcome if it is over."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 class _Checkpointer:
@@ -141,10 +154,13 @@ class _Checkpointer:
             try:
                 if self.failure is None:
                     await segment.ticket.wait()
+                    if segment.archived is not None:
+                        await segment.archived
                     await self._save(segment)
             except Exception as exc:  # reported to the reader through self.failure
                 self.failure = exc
             finally:
+                _drop(segment.archived)
                 await self._inflight.release(segment.held_bytes)
 
     async def _save(self, segment: _Segment) -> None:
@@ -189,6 +205,7 @@ class _Checkpointer:
         while not self._queue.empty():
             segment = self._queue.get_nowait()
             if segment is not None:
+                _drop(segment.archived)
                 await self._inflight.release(segment.held_bytes)
 
 
@@ -206,6 +223,7 @@ class FileWork:
         streams: StreamNames,
         inflight: InflightBytes,
         checkpoint_every_bytes: int,
+        archive: RawArchive | None = None,
     ) -> None:
         self._tracking = tracking
         self._source = source
@@ -214,6 +232,7 @@ class FileWork:
         self._streams = streams
         self._inflight = inflight
         self._segment_bytes = checkpoint_every_bytes
+        self._archive = archive
 
     async def process(self, event: LogFileEvent) -> None:
         """Deliver the file's records from its checkpoint to its current end.
@@ -357,7 +376,21 @@ class FileWork:
         read_any = False
         last_position: Position | None = None
         positions: deque[Position] = deque()
-        recent = _RecentBytes()
+        recent = _RecentBytes(keep_from=start.offset if self._archive is not None else None)
+        archived_to = start.offset
+
+        def archive(upto: int) -> asyncio.Task[None] | None:
+            nonlocal archived_to
+            if self._archive is None or upto <= archived_to:
+                return None
+            data = recent.between(archived_to, upto)
+            task = asyncio.create_task(
+                self._archive.put(ref.instance_id, ref.identity, ref.log_file, archived_to, data)
+            )
+            archived_to = upto
+            recent.keep_from = upto
+            return task
+
         try:
             async for chunk in self._source.read(ref, start, size_hint=size_hint):
                 read_any = True
@@ -372,8 +405,9 @@ class FileWork:
                     cp = parser.checkpoint()
                     last_position = _position_before(positions, cp.offset) or last_position
                     ticket.seal()
+                    anchor = recent.anchor_before(cp.offset)
                     checkpointer.add(
-                        _Segment(ticket, cp, held, last_position, recent.anchor_before(cp.offset))
+                        _Segment(ticket, cp, held, last_position, anchor, archive(cp.offset))
                     )
                     ticket, held = Ticket(ref.identity), 0
         except ContentChangedError as changed:
@@ -391,7 +425,8 @@ class FileWork:
         cp = parser.checkpoint()
         last_position = _position_before(positions, cp.offset) or last_position
         ticket.seal()
-        checkpointer.add(_Segment(ticket, cp, held, last_position, recent.anchor_before(cp.offset)))
+        anchor = recent.anchor_before(cp.offset)
+        checkpointer.add(_Segment(ticket, cp, held, last_position, anchor, archive(cp.offset)))
         await self._batcher.flush()
         return await checkpointer.finish()
 
@@ -418,8 +453,10 @@ class _RecentBytes:
     entry that may go on), so an anchor taken at a chunk end would leave a checkpoint without
     one, and a resumed read could not tell a renamed file's successor from the file itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_from: int | None = None) -> None:
         self._chunks: deque[tuple[int, bytes]] = deque()
+        # With the raw archive: the first byte not archived yet, kept whatever the anchor needs.
+        self.keep_from = keep_from
 
     def add(self, offset: int, data: bytes) -> None:
         self._chunks.append((offset, data))
@@ -428,14 +465,21 @@ class _RecentBytes:
         """The anchor ending at ``offset``, or None if no byte before it was read here.
         Chunks wholly before the anchor's reach are dropped (later offsets only grow)."""
         reach = offset - MAX_ANCHOR_BYTES
-        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= reach:
+        keep = reach if self.keep_from is None else min(reach, self.keep_from)
+        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= keep:
             self._chunks.popleft()
+        data = self.between(reach, offset)
+        return anchor_of(data, offset) if data else None
+
+    def between(self, begin: int, end: int) -> bytes:
+        """The bytes read in ``[begin, end)`` (those still kept)."""
         parts = []
         for start, data in self._chunks:
-            if start >= offset:
+            if start >= end:
                 break
-            parts.append(data[max(0, reach - start) : offset - start])
-        return anchor_of(b"".join(parts), offset) if parts else None
+            if start + len(data) > begin:
+                parts.append(data[max(0, begin - start) : end - start])
+        return b"".join(parts)
 
 
 def _position_before(positions: deque[Position], offset: int) -> Position | None:

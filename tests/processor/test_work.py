@@ -19,6 +19,7 @@ from common.events import LogFileEvent
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import AwsSettings, OpenObserveSettings, RdsSettings, ValkeySettings
 from common.tracking import Checkpoint, Observation, TrackedFile, TrackingTable
+from processor.archive import RawArchive, restore
 from processor.batching import Batcher
 from processor.config import StreamNames
 from processor.parsing import ParsingSettings
@@ -69,6 +70,8 @@ class Pipeline:
     batcher: Batcher
     server: OpenObserveContractServer
     inflight: InflightBytes
+    archive: RawArchive
+    make_work: Callable[[RawArchive | None], FileWork]
 
     def stored(self, stream: str) -> list[dict[str, object]]:
         try:
@@ -116,20 +119,29 @@ async def pipeline(
     stop = asyncio.Event()
     ager = asyncio.create_task(batcher.run(stop))
     inflight = InflightBytes(8 * 1024 * 1024)
-    async with aws.dynamodb() as dynamodb, aws.rds() as rds:
+    async with aws.dynamodb() as dynamodb, aws.rds() as rds, aws.s3() as s3:
+        bucket = unique_name("raw")
+        await s3.create_bucket(Bucket=bucket)
+        archive = RawArchive(s3, bucket=bucket, prefix="raw/")
         tracking = TrackingTable(dynamodb, unique_name("tracking"), item_ttl_s=3600)
         await tracking.ensure_table()
         source = RdsSource(rds, caller, full, full_download_threshold_bytes=10**12)
-        work = FileWork(
-            tracking=tracking,
-            source=source,
-            batcher=batcher,
-            parsing=ParsingSettings(),
-            streams=StreamNames(),
-            inflight=inflight,
-            checkpoint_every_bytes=256 * 1024,
+
+        def make_work(archive: RawArchive | None) -> FileWork:
+            return FileWork(
+                tracking=tracking,
+                source=source,
+                batcher=batcher,
+                parsing=ParsingSettings(),
+                streams=StreamNames(),
+                inflight=inflight,
+                checkpoint_every_bytes=256 * 1024,
+                archive=archive,
+            )
+
+        yield Pipeline(
+            make_work(None), tracking, batcher, openobserve, inflight, archive, make_work
         )
-        yield Pipeline(work, tracking, batcher, openobserve, inflight)
     stop.set()
     await ager
     await batcher.drain()
@@ -471,3 +483,35 @@ async def test_a_name_that_moved_on_is_not_read_on_from_a_held_back_checkpoint(
     truth = fleet.truth.entries(instance=instance, content_id=content_id)
     assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(truth, instance, identity)
     assert _spans(rows) == sorted((entry.offset, entry.length) for entry in truth)
+
+
+async def test_the_raw_archive_holds_every_byte_the_checkpoint_passed(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """Segments are archived before their checkpoint; joined, they are the file's bytes up to
+    the checkpoint, and the whole file once it is final."""
+    profile = LogProfile(rates={"slowquery": Rate(bytes_per_min=1_500_000)})
+    instance = fleet.add_cluster(ident("raw"), AURORA_MYSQL_3, instances=1, profile=profile).writer
+    fleet.advance(100)  # 2.5 MB: pages of up to 1 MB, a checkpoint after each
+    log_file, identity = "slowquery/mysql-slowquery.log", "slowquery/mysql-slowquery.log@1"
+    tracked = await _track(pipeline, fleet, instance, log_file, identity)
+    content_id = fleet.truth.content_id_of(instance, log_file)
+    work = pipeline.make_work(pipeline.archive)
+    await work.process(_event(tracked, fleet.path(instance, log_file).stat().st_size))
+    first = await pipeline.tracking.get(instance, identity)
+    assert first is not None
+    assert len(await pipeline.archive.segments(instance, identity)) >= 2  # several segments
+    restored = b"".join([data async for data in restore(pipeline.archive, instance, identity)])
+    assert restored == fleet.path(instance, log_file).read_bytes()[: first.checkpoint.offset]
+
+    fleet.advance(10)
+    fleet.rotate(instance, "slowquery")
+    rotated = next(
+        name
+        for name in fleet.log_files(instance)
+        if fleet.truth.content_id_of(instance, name) == content_id
+    )
+    renamed = await _renamed(pipeline, fleet, tracked, rotated)
+    await work.process(_event(renamed, renamed.observation.seen_size))
+    restored = b"".join([data async for data in restore(pipeline.archive, instance, identity)])
+    assert restored == fleet.path(instance, rotated).read_bytes()
