@@ -131,7 +131,8 @@ async def pipeline(
     tracked: TrackedFile,
     final_offset: int,
     profiler: cProfile.Profile | None,
-) -> tuple[float, float, StageClock]:
+    clock: StageClock | None,
+) -> tuple[float, float]:
     env = {**stack.env(), "AURORA_HTTP__PORT": "0", "AURORA_LOGGING__LEVEL": "WARNING"}
     env.update(
         {
@@ -149,12 +150,7 @@ async def pipeline(
         await table.ensure_table()
         await table.create(tracked)
         lifecycle = Lifecycle(liveness=Liveness(600), readiness=Readiness(2))
-        clock = StageClock()
-        with (
-            _patch_parsers(clock),
-            clock.wrap(FileContext, "finish", "enrich + JSON"),
-            clock.wrap(OpenObserveSink, "encode", "bulk body + gzip"),
-        ):
+        with _instrumented(clock):
             task = asyncio.create_task(run(settings, lifecycle))
             await _warm_up(settings, table, tracked)
             producer = make_producer(settings.kafka)
@@ -181,7 +177,22 @@ async def pipeline(
                 profiler.disable()
             lifecycle.stopping.set()
             await task
-    return wall, cpu, clock
+    return wall, cpu
+
+
+@contextmanager
+def _instrumented(clock: StageClock | None) -> Iterator[None]:
+    """Time the stages into ``clock``; nothing when it is None (the timers cost two clock
+    reads per record, so the throughput runs go without them)."""
+    if clock is None:
+        yield
+        return
+    with (
+        _patch_parsers(clock),
+        clock.wrap(FileContext, "finish", "enrich + JSON"),
+        clock.wrap(OpenObserveSink, "encode", "bulk body + gzip"),
+    ):
+        yield
 
 
 async def _warm_up(settings: ProcessorSettings, table: TrackingTable, tracked: TrackedFile) -> None:
@@ -258,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, metavar="N", default=0, help="print the N costliest functions"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="throughput runs; the best of each figure counts"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="aurora-bench-") as workdir:
@@ -298,20 +312,33 @@ def main(argv: list[str] | None = None) -> int:
                     seen_size=size,
                 ),
             )
-            only_cpu, records, final_offset = parser_only(
-                fleet.path(instance, log_file), event, log_file
-            )
+            path = fleet.path(instance, log_file)
+            runs = [parser_only(path, event, log_file) for _ in range(max(1, args.repeat))]
+            only_cpu = min(cpu for cpu, _records, _offset in runs)
+            _cpu, records, final_offset = runs[0]
             helpers = {
                 name: stack.running[name].process.pid for name in ("moto", "openobserve", "kafka")
             }
-            helper_cpu = {name: _process_cpu_s(pid) for name, pid in helpers.items()}
+            wall = cpu = float("inf")
+            helper_cpu: dict[str, float] = {}
+            for _ in range(max(1, args.repeat)):
+                before = {name: _process_cpu_s(pid) for name, pid in helpers.items()}
+                run_wall, run_cpu = asyncio.run(
+                    pipeline(stack, event, tracked, final_offset, None, None)
+                )
+                if run_wall < wall:
+                    helper_cpu = {
+                        name: _process_cpu_s(pid) - before[name] for name, pid in helpers.items()
+                    }
+                wall, cpu = min(wall, run_wall), min(cpu, run_cpu)
+            # One more run with the stage timers (and the profiler, if asked), for the split.
+            clock = StageClock()
             profiler = cProfile.Profile() if args.profile else None
-            wall, cpu, clock = asyncio.run(pipeline(stack, event, tracked, final_offset, profiler))
+            _wall, timed_cpu = asyncio.run(
+                pipeline(stack, event, tracked, final_offset, profiler, clock)
+            )
             if profiler is not None:
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
-            helper_cpu = {
-                name: _process_cpu_s(pid) - helper_cpu[name] for name, pid in helpers.items()
-            }
             fleet.close()
         finally:
             stack.stop()
@@ -327,14 +354,16 @@ def main(argv: list[str] | None = None) -> int:
         f"\npipeline / parser only: {only_cpu / wall:.2f} by wall clock (target >= 0.70), "
         f"{only_cpu / cpu:.2f} by this process's CPU\n"
     )
-    print("CPU of this process by stage:")
+    print(f"(best of {args.repeat} runs each)\n")
+    print("CPU of this process by stage (a separate run with stage timers, which cost some):")
     accounted = 0.0
     for stage, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1]):
         accounted += seconds
-        print(f"  {stage:30}{seconds:8.2f} s {100 * seconds / cpu:5.1f}%")
-    rest = max(0.0, cpu - accounted)
-    print(f"  {'download, Kafka, DynamoDB, HTTP, loop':30}{rest:8.2f} s {100 * rest / cpu:5.1f}%")
-    print("CPU of the helper processes during the pipeline run:")
+        print(f"  {stage:30}{seconds:8.2f} s {100 * seconds / timed_cpu:5.1f}%")
+    rest = max(0.0, timed_cpu - accounted)
+    label = "download, Kafka, DynamoDB, HTTP, loop"
+    print(f"  {label:30}{rest:8.2f} s {100 * rest / timed_cpu:5.1f}%")
+    print("CPU of the helper processes during the fastest pipeline run:")
     for name, seconds in helper_cpu.items():
         print(f"  {name:30}{seconds:8.2f} s")
     return 0
