@@ -287,11 +287,7 @@ async def test_a_rotated_file_is_finished_under_its_new_name(
     await pipeline.work.process(_event(tracked, fleet.path(instance, log_file).stat().st_size))
     fleet.advance(10)
     fleet.rotate(instance, "slowquery")
-    rotated = next(
-        name
-        for name in fleet.log_files(instance)
-        if fleet.truth.content_id_of(instance, name) == content_id
-    )
+    rotated = _name_of(fleet, instance, content_id)
     # Discovery links the generation to its new name and marks it final.
     renamed = await _renamed(pipeline, fleet, tracked, rotated)
     await pipeline.work.process(_event(renamed, renamed.observation.seen_size))
@@ -315,6 +311,15 @@ async def _stat(fleet: Fleet, instance: str, name: str) -> tuple[int, int]:
     answer = fleet.rds.describe_db_log_files(DBInstanceIdentifier=instance, FilenameContains=name)
     entry = next(e for e in answer["DescribeDBLogFiles"] if e["LogFileName"] == name)
     return int(entry["Size"]), int(entry["LastWritten"])
+
+
+def _name_of(fleet: Fleet, instance: str, content_id: str | None) -> str:
+    """The name that holds ``content_id`` now (after a rotation renamed it)."""
+    return next(
+        name
+        for name in fleet.log_files(instance)
+        if fleet.truth.content_id_of(instance, name) == content_id
+    )
 
 
 async def _renamed(
@@ -472,11 +477,7 @@ async def test_a_name_that_moved_on_is_not_read_on_from_a_held_back_checkpoint(
     cut = _metric("aurora_processor_reads_cut_short_total", reason="rotated")
     await pipeline.work.process(_event(first, grown))  # before discovery notices the rotation
     assert _metric("aurora_processor_reads_cut_short_total", reason="rotated") == cut + 1
-    rotated = next(
-        name
-        for name in fleet.log_files(instance)
-        if fleet.truth.content_id_of(instance, name) == content_id
-    )
+    rotated = _name_of(fleet, instance, content_id)
     renamed = await _renamed(pipeline, fleet, tracked, rotated)
     await pipeline.work.process(_event(renamed, renamed.observation.seen_size))
     rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
@@ -506,11 +507,7 @@ async def test_the_raw_archive_holds_every_byte_the_checkpoint_passed(
 
     fleet.advance(10)
     fleet.rotate(instance, "slowquery")
-    rotated = next(
-        name
-        for name in fleet.log_files(instance)
-        if fleet.truth.content_id_of(instance, name) == content_id
-    )
+    rotated = _name_of(fleet, instance, content_id)
     renamed = await _renamed(pipeline, fleet, tracked, rotated)
     await work.process(_event(renamed, renamed.observation.seen_size))
     restored = b"".join([data async for data in restore(pipeline.archive, instance, identity)])
