@@ -306,8 +306,12 @@ class FileWork:
         if stat is None:
             return False
         seen = tracked.observation
-        if seen.status == "rotated":  # final content: a rename keeps size and mtime
-            return stat.size == seen.seen_size and stat.last_written_ms == seen.seen_last_written_ms
+        # Final content keeps its size and LastWritten through renames. A name unchanged since
+        # discovery looked holds what it saw (a successor grown to exactly the same size in
+        # the same LastWritten period is not worth waiting for).
+        unchanged = (stat.size, stat.last_written_ms) == (seen.seen_size, seen.seen_last_written_ms)
+        if seen.status == "rotated" or unchanged:
+            return unchanged
         if stat.size < seen.seen_size or stat.last_written_ms < seen.seen_last_written_ms:
             return False
         # The next generation starts small under the active name but may outgrow what was

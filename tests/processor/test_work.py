@@ -512,3 +512,55 @@ async def test_the_raw_archive_holds_every_byte_the_checkpoint_passed(
     await work.process(_event(renamed, renamed.observation.seen_size))
     restored = b"".join([data async for data in restore(pipeline.archive, instance, identity)])
     assert restored == fleet.path(instance, rotated).read_bytes()
+
+
+async def test_a_young_generation_that_went_quiet_is_read_at_once(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """Its predecessor was renamed in the same LastWritten period and is bigger, so by sizes
+    and times alone it could be this generation; but the name is exactly as discovery saw
+    it, so it is this generation and is read now, not after some later change."""
+    options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=10**9)
+    profile = LogProfile(rates={"audit": Rate(entries_per_s=20)}, options=options)
+    instance = fleet.add_cluster(
+        ident("quiet"), AURORA_MYSQL_3, instances=1, profile=profile
+    ).writer
+    name = "audit/server_audit.log"
+    fleet.advance(30)
+    fleet.rotate(instance, "audit")  # the predecessor becomes .1
+    fleet.advance(2)
+    size, last_written = await _stat(fleet, instance, name)
+    before, before_written = await _stat(fleet, instance, f"{name}.1")
+    assert before > size  # by sizes and times, the predecessor could be this generation
+    assert before_written >= last_written
+    content_id = fleet.truth.content_id_of(instance, name)
+    tracked = await pipeline.tracking.create(
+        TrackedFile(
+            instance,
+            f"{name}@2",
+            Observation(
+                cluster_id=instance.rsplit("-", 1)[0],
+                engine="aurora-mysql",
+                engine_version="8.0.mysql_aurora.3.05.2",
+                log_file=name,
+                log_kind="audit",
+                seen_size=size,
+                seen_last_written_ms=last_written,
+            ),
+        )
+    )
+    deferred = _metric("aurora_processor_reads_cut_short_total", reason="name_reused")
+    await pipeline.work.process(_event(tracked, size))
+    assert _metric("aurora_processor_reads_cut_short_total", reason="name_reused") == deferred
+    stored = await pipeline.tracking.get(instance, tracked.identity)
+    assert stored is not None
+    rows = [row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance]
+    truth = [
+        entry
+        for entry in fleet.truth.entries(instance=instance, content_id=content_id)
+        if entry.end <= stored.checkpoint.offset
+    ]
+    assert truth
+    assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
+        truth, instance, tracked.identity
+    )
