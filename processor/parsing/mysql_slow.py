@@ -75,19 +75,28 @@ _STANDARD = re.compile(
     # is the same as with the second alone.
     r"# Time: (?:(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
     r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?))\n"
-    r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
-    r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
+    # The User@Host line is read by _USER_HOST_LINE (see _user_host_fields), once per distinct
+    # line: connections keep theirs entry after entry.
+    r"# User@Host: (?P<uh>[^\n]*)\n"
     r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
-    r"# Query_time: (?P<qt>\d+\.\d+)[ \t]+Lock_time: (?P<lt>\d+\.\d+)[ \t]+Rows_sent: (?P<rs>\d+)"
-    r"[ \t]+Rows_examined: (?P<re>\d+)(?P<rest>[^\n]*)\n"
+    # [0-9], not \d: \d tests each character for a Unicode digit through a function call. A
+    # number with other digits is no match (a literal or [0-9] cannot follow it; (?!\d) where
+    # anything could), so the general path reads it, as before.
+    r"# Query_time: (?P<qt>[0-9]+\.[0-9]+)[ \t]+Lock_time: (?P<lt>[0-9]+\.[0-9]+)"
+    r"[ \t]+Rows_sent: (?P<rs>[0-9]+)[ \t]+Rows_examined: (?P<re>[0-9]+)(?!\d)(?P<rest>[^\n]*)\n"
     r"(?P<post>(?:#(?! administrator command: | Time: | User@Host: | User: | Query_time: )"
     r"[^\n]*\n)*)"
     r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
-    r"(?:SET timestamp=(?P<set>\d+);\n)?"
+    r"(?:SET timestamp=(?P<set>[0-9]+);\n)?"
     # Statements that start like a preamble line or a header line are left to the general
     # path, which decides what they are. (Only ASCII letters lower to "use ".)
     r"(?P<stmt>(?!#|SET |[Uu][Ss][Ee] )[^\n].*)",
     re.S,
+)
+# The User@Host line of _STANDARD, after "# User@Host: ".
+_USER_HOST_LINE = re.compile(
+    r"(?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
+    r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*"
 )
 _SLOW_EXTRA_KEYS = (
     "thread_id", "errno", "killed", "bytes_received", "bytes_sent", "read_first", "read_last",
@@ -182,6 +191,8 @@ class MySqlSlowParser(EntryParser):
         )
         # Fields of the header lines seen recently (see _header_lines).
         self._line_fields: dict[str, Record] = {}
+        # Fields of the standard entry's User@Host lines seen recently (see _user_host_fields).
+        self._user_hosts: dict[str, Record | None] = {}
 
     def _load_state(self, state: CheckpointState) -> None:
         db = state.get("db")
@@ -230,8 +241,13 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        (minute, seconds, micros, when, priv, user, host, ip, thread, pre, qt, lt, rs,
-         rows_examined, rest, post, _, db, set_ts, statement) = m.groups()  # fmt: skip
+        (minute, seconds, micros, when, user_host, pre, qt, lt, rs, rows_examined, rest, post, _,
+         db, set_ts, statement) = m.groups()  # fmt: skip
+        who = self._user_hosts.get(user_host)
+        if who is None:
+            who = self._user_host_fields(user_host)
+            if who is None:
+                return None
         if RDS_TRUNCATION_MARKER in statement:
             statement = without_rds_marker(statement)
         if statement[-2:] == ";\n":  # the usual end, for which the rule below comes to this
@@ -248,19 +264,24 @@ class MySqlSlowParser(EntryParser):
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
+        # What _new_record does, without the call.
         if minute is not None:
             ts_us = self._times.utc_us(minute, seconds, micros)
         else:
             ts_us = self._times.iso(when)
-        record = self._new_record(ts_us, offset, length, message)
-        if user or priv:
-            record["user"] = user or priv
-        if host:
-            record["host"] = host
-        if ip:
-            record["ip"] = ip
-        if thread is not None:
-            record["thread_id"] = int(thread)
+        if ts_us is None:
+            ts_us = self._last_ts_us if self._last_ts_us is not None else self._fallback_us
+        else:
+            self._last_ts_us = ts_us
+        record = {
+            "_timestamp": ts_us,
+            "log_type": self.record_type,
+            "offset": offset,
+            "length": length,
+            "message": message,
+        }
+        if who:
+            record.update(who)
         # Same order as the general path, so a key written twice ends with the same value.
         if pre:
             self._header_lines(record, pre)
@@ -285,6 +306,28 @@ class MySqlSlowParser(EntryParser):
         record["fingerprint"] = fp
         record["query_id"] = qid
         return record
+
+    def _user_host_fields(self, line: str) -> Record | None:
+        """The fields of a User@Host line (after its label) as the general path reads them,
+        remembered; None when the standard entry's line has another shape."""
+        m = _USER_HOST_LINE.fullmatch(line)
+        if m is None:
+            return None
+        priv, user, host, ip, thread = m.groups()
+        fields: Record = {}
+        if user or priv:
+            fields["user"] = user or priv
+        if host:
+            fields["host"] = host
+        if ip:
+            fields["ip"] = ip
+        if thread is not None:
+            fields["thread_id"] = int(thread)
+        known = self._user_hosts
+        if len(known) >= _LINE_CACHE_ENTRIES:
+            known.clear()
+        known[line] = fields
+        return fields
 
     def _extra(self, rest: str) -> Record | None:
         """The log_slow_extra fields of MySQL 8.0 in their fixed order, or None."""
