@@ -189,8 +189,12 @@ class MySqlSlowParser(EntryParser):
         super().__init__(
             settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
         )
+        self._z_minutes = self._times.z_minutes
         # Fields of the header lines seen recently (see _header_lines).
         self._line_fields: dict[str, Record] = {}
+        # Fields of the key-value pairs after Rows_examined seen recently, when they are not
+        # log_slow_extra's (see _parse_standard).
+        self._rest_fields: dict[str, Record] = {}
         # Fields of the standard entry's User@Host lines seen recently (see _user_host_fields).
         self._user_hosts: dict[str, Record | None] = {}
 
@@ -264,11 +268,14 @@ class MySqlSlowParser(EntryParser):
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
-        # What _new_record does, without the call.
-        if minute is not None:
-            ts_us = self._times.utc_us(minute, seconds, micros)
-        else:
+        # What _new_record does, without the call; the minute's start is looked up here,
+        # as utc_us would (seconds past 60 are no time).
+        if minute is None:
             ts_us = self._times.iso(when)
+        elif (start := self._z_minutes.get(minute)) is not None and seconds <= "60":
+            ts_us = start + int(seconds + micros)
+        else:
+            ts_us = self._times.utc_us(minute, seconds, micros)
         if ts_us is None:
             ts_us = self._last_ts_us if self._last_ts_us is not None else self._fallback_us
         else:
@@ -290,11 +297,20 @@ class MySqlSlowParser(EntryParser):
         record["rows_sent"] = int(rs)
         record["rows_examined"] = int(rows_examined)
         if rest:
-            extra = self._extra(rest)
-            if extra is None:
-                self._key_values(record, rest)
-            else:
-                record.update(extra)
+            # The fields after Rows_examined: log_slow_extra's (with times, new each entry),
+            # else key-value pairs that repeat like header lines and are read once each.
+            fields = self._rest_fields.get(rest)
+            if fields is None:
+                fields = self._extra(rest)
+                if fields is None:
+                    fields = {}
+                    self._key_values(fields, rest)
+                    known = self._rest_fields
+                    if len(known) >= _LINE_CACHE_ENTRIES:
+                        known.clear()
+                    known[rest] = fields
+            if fields:
+                record.update(fields)
         if post:
             self._header_lines(record, post)
         if set_ts is not None and "start_time_us" not in record:
