@@ -103,12 +103,15 @@ _SLOW_EXTRA_KEYS = (
     "read_key", "read_next", "read_prev", "read_rnd", "read_rnd_next", "sort_merge_passes",
     "sort_range_count", "sort_rows", "sort_scan_count", "tmp_disk_tables", "tmp_tables",
 )  # fmt: skip
+# [0-9], not \d (see _STANDARD): when it does not match, _key_values reads the pairs, as the
+# general path always does.
 _SLOW_EXTRA = re.compile(
-    r" Thread_id: (\d+) Errno: (\d+) Killed: (\d+) Bytes_received: (\d+) Bytes_sent: (\d+)"
-    r" Read_first: (\d+) Read_last: (\d+) Read_key: (\d+) Read_next: (\d+) Read_prev: (\d+)"
-    r" Read_rnd: (\d+) Read_rnd_next: (\d+) Sort_merge_passes: (\d+) Sort_range_count: (\d+)"
-    r" Sort_rows: (\d+) Sort_scan_count: (\d+) Created_tmp_disk_tables: (\d+)"
-    r" Created_tmp_tables: (\d+)(?: Count_hit_tmp_table_size: (\d+))?\s+Start: (\S*)\s+End: (\S*)"
+    r" Thread_id: ([0-9]+) Errno: ([0-9]+) Killed: ([0-9]+) Bytes_received: ([0-9]+)"
+    r" Bytes_sent: ([0-9]+) Read_first: ([0-9]+) Read_last: ([0-9]+) Read_key: ([0-9]+)"
+    r" Read_next: ([0-9]+) Read_prev: ([0-9]+) Read_rnd: ([0-9]+) Read_rnd_next: ([0-9]+)"
+    r" Sort_merge_passes: ([0-9]+) Sort_range_count: ([0-9]+) Sort_rows: ([0-9]+)"
+    r" Sort_scan_count: ([0-9]+) Created_tmp_disk_tables: ([0-9]+) Created_tmp_tables: ([0-9]+)"
+    r"(?: Count_hit_tmp_table_size: ([0-9]+))?\s+Start: (\S*)\s+End: (\S*)"
     r"\s*$"
 )
 
@@ -354,10 +357,11 @@ class MySqlSlowParser(EntryParser):
         fields: Record = dict(zip(_SLOW_EXTRA_KEYS, map(int, counters[:18]), strict=True))
         if counters[18] is not None:
             fields["count_hit_tmp_table_size"] = int(counters[18])
-        for key, value in (("start_time_us", counters[19]), ("end_time_us", counters[20])):
-            us = self._times.iso(value) if value else None
-            if us is not None:
-                fields[key] = us
+        start, end = counters[19], counters[20]
+        if start and (us := self._times.iso(start)) is not None:
+            fields["start_time_us"] = us
+        if end and (us := self._times.iso(end)) is not None:
+            fields["end_time_us"] = us
         return fields
 
     def _parse_general(self, text: str, offset: int, length: int) -> list[Record]:
