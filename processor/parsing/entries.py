@@ -247,8 +247,12 @@ class EntryParser(Parser):
                 seg = self._cut_oversized(seg, stop, out)
             if ascii_text is not None:
                 text, dirty = ascii_text[seg:stop], False
-            else:
-                text, dirty = decode(buf[seg:stop])
+            else:  # decode(), without the call
+                chunk = buf[seg:stop]
+                try:
+                    text, dirty = chunk.decode("utf-8"), False
+                except UnicodeDecodeError:
+                    text, dirty = chunk.decode("utf-8", "surrogateescape"), True
             offset = base + seg
             try:
                 records = parse(text, offset, stop - seg, dirty)

@@ -74,8 +74,15 @@ class LinePattern:
         return found
 
 
-def _render(prefix: str, suffix: str) -> str:
-    """The regex source of ``prefix`` with each group name suffixed by ``suffix``."""
+def _ascii_digits(pattern: str) -> str:
+    """``pattern`` with ``[0-9]`` for ``\\d``: the same on ASCII text, where ``\\d`` calls a
+    Unicode digit test per character. Only for this module's patterns (no escaped backslash)."""
+    return pattern.replace(r"\d", "[0-9]")
+
+
+def _render(prefix: str, suffix: str, *, ascii_only: bool = False) -> str:
+    """The regex source of ``prefix`` with each group name suffixed by ``suffix``; with
+    ``ascii_only``, for text that is all ASCII (digits as ``[0-9]``)."""
     parts: list[str] = []
     optional_from: int | None = None
     seen: set[str] = set()
@@ -90,6 +97,8 @@ def _render(prefix: str, suffix: str) -> str:
             optional_from = len(parts)
         elif letter in _ESCAPES:
             name, pattern = _ESCAPES[letter]
+            if ascii_only:
+                pattern = _ascii_digits(pattern)
             if name is None or name in seen:
                 group = f"(?:{pattern})"
             else:
@@ -109,18 +118,23 @@ def compile_prefix(prefix: str) -> LinePattern:
     body = f"(?P<severity>{SEVERITIES}):[ \t]*(?P<body>.*)"
     line = re.compile(_CLOUDWATCH + _render(prefix, "") + body, re.S)
     boundary = [f"{_render(prefix, '')}(?P<severity>{SEVERITIES}):"]
-    scan = [f"{_render(prefix, '')}(?P<severity>{SEVERITIES}):[ \t]*(?P<body>[^\n]*)"]
+    # The scan runs on ASCII pages only (see PostgreSqlParser._scan).
+    scan = [
+        f"{_render(prefix, '', ascii_only=True)}(?P<severity>{SEVERITIES}):[ \t]*(?P<body>[^\n]*)"
+    ]
     default_line = None
     if prefix != DEFAULT_PREFIX:
         default_line = re.compile(_CLOUDWATCH + _render(DEFAULT_PREFIX, "") + body, re.S)
         default = f"{_render(DEFAULT_PREFIX, '_d')}(?P<severity_d>{SEVERITIES}):"
         boundary.append(default)
-        scan.append(default)
+        scan.append(
+            f"{_render(DEFAULT_PREFIX, '_d', ascii_only=True)}(?P<severity_d>{SEVERITIES}):"
+        )
     else:
         boundary.append("(?P<severity_d>(?!))")  # keeps the group for uniform lookups
         scan.append("(?P<severity_d>(?!))")
     starts = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(boundary)})".encode(), re.M)
-    scanner = re.compile(f"^{_CLOUDWATCH}(?:{'|'.join(scan)})", re.M)
+    scanner = re.compile(f"^{_ascii_digits(_CLOUDWATCH)}(?:{'|'.join(scan)})", re.M)
     return LinePattern(
         prefix=prefix, line=line, default_line=default_line, boundary=starts, scan=scanner
     )

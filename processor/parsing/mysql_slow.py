@@ -75,31 +75,43 @@ _STANDARD = re.compile(
     # is the same as with the second alone.
     r"# Time: (?:(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):"
     r"(?P<sec>[0-9]{2})\.(?P<us>[0-9]{6})Z|(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)?))\n"
-    r"# User@Host: (?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
-    r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*\n"
+    # The User@Host line is read by _USER_HOST_LINE (see _user_host_fields), once per distinct
+    # line: connections keep theirs entry after entry.
+    r"# User@Host: (?P<uh>[^\n]*)\n"
     r"(?P<pre>(?:# (?!Query_time: |Time: |User@Host: |User: |administrator command: )[^\n]*\n)*)"
-    r"# Query_time: (?P<qt>\d+\.\d+)[ \t]+Lock_time: (?P<lt>\d+\.\d+)[ \t]+Rows_sent: (?P<rs>\d+)"
-    r"[ \t]+Rows_examined: (?P<re>\d+)(?P<rest>[^\n]*)\n"
+    # [0-9], not \d: \d tests each character for a Unicode digit through a function call. A
+    # number with other digits is no match (a literal or [0-9] cannot follow it; (?!\d) where
+    # anything could), so the general path reads it, as before.
+    r"# Query_time: (?P<qt>[0-9]+\.[0-9]+)[ \t]+Lock_time: (?P<lt>[0-9]+\.[0-9]+)"
+    r"[ \t]+Rows_sent: (?P<rs>[0-9]+)[ \t]+Rows_examined: (?P<re>[0-9]+)(?!\d)(?P<rest>[^\n]*)\n"
     r"(?P<post>(?:#(?! administrator command: | Time: | User@Host: | User: | Query_time: )"
     r"[^\n]*\n)*)"
     r"(?:use (?P<q>`?)(?P<db>[^\n`]+)(?P=q);\n)?"
-    r"(?:SET timestamp=(?P<set>\d+);\n)?"
+    r"(?:SET timestamp=(?P<set>[0-9]+);\n)?"
     # Statements that start like a preamble line or a header line are left to the general
     # path, which decides what they are. (Only ASCII letters lower to "use ".)
     r"(?P<stmt>(?!#|SET |[Uu][Ss][Ee] )[^\n].*)",
     re.S,
+)
+# The User@Host line of _STANDARD, after "# User@Host: ".
+_USER_HOST_LINE = re.compile(
+    r"(?P<priv>[^\[\n]*)\[(?P<user>[^\]\n]*)\] @ (?P<host>\S*) ?\[(?P<ip>[^\]\n]*)\]"
+    r"(?:[ \t]+Id:[ \t]*(?P<id>\d+))?[ \t]*"
 )
 _SLOW_EXTRA_KEYS = (
     "thread_id", "errno", "killed", "bytes_received", "bytes_sent", "read_first", "read_last",
     "read_key", "read_next", "read_prev", "read_rnd", "read_rnd_next", "sort_merge_passes",
     "sort_range_count", "sort_rows", "sort_scan_count", "tmp_disk_tables", "tmp_tables",
 )  # fmt: skip
+# [0-9], not \d (see _STANDARD): when it does not match, _key_values reads the pairs, as the
+# general path always does.
 _SLOW_EXTRA = re.compile(
-    r" Thread_id: (\d+) Errno: (\d+) Killed: (\d+) Bytes_received: (\d+) Bytes_sent: (\d+)"
-    r" Read_first: (\d+) Read_last: (\d+) Read_key: (\d+) Read_next: (\d+) Read_prev: (\d+)"
-    r" Read_rnd: (\d+) Read_rnd_next: (\d+) Sort_merge_passes: (\d+) Sort_range_count: (\d+)"
-    r" Sort_rows: (\d+) Sort_scan_count: (\d+) Created_tmp_disk_tables: (\d+)"
-    r" Created_tmp_tables: (\d+)(?: Count_hit_tmp_table_size: (\d+))?\s+Start: (\S*)\s+End: (\S*)"
+    r" Thread_id: ([0-9]+) Errno: ([0-9]+) Killed: ([0-9]+) Bytes_received: ([0-9]+)"
+    r" Bytes_sent: ([0-9]+) Read_first: ([0-9]+) Read_last: ([0-9]+) Read_key: ([0-9]+)"
+    r" Read_next: ([0-9]+) Read_prev: ([0-9]+) Read_rnd: ([0-9]+) Read_rnd_next: ([0-9]+)"
+    r" Sort_merge_passes: ([0-9]+) Sort_range_count: ([0-9]+) Sort_rows: ([0-9]+)"
+    r" Sort_scan_count: ([0-9]+) Created_tmp_disk_tables: ([0-9]+) Created_tmp_tables: ([0-9]+)"
+    r"(?: Count_hit_tmp_table_size: ([0-9]+))?\s+Start: (\S*)\s+End: (\S*)"
     r"\s*$"
 )
 
@@ -180,8 +192,14 @@ class MySqlSlowParser(EntryParser):
         super().__init__(
             settings, checkpoint=checkpoint, fallback_timestamp_us=fallback_timestamp_us
         )
+        self._z_minutes = self._times.z_minutes
         # Fields of the header lines seen recently (see _header_lines).
         self._line_fields: dict[str, Record] = {}
+        # Fields of the key-value pairs after Rows_examined seen recently, when they are not
+        # log_slow_extra's (see _parse_standard).
+        self._rest_fields: dict[str, Record] = {}
+        # Fields of the standard entry's User@Host lines seen recently (see _user_host_fields).
+        self._user_hosts: dict[str, Record | None] = {}
 
     def _load_state(self, state: CheckpointState) -> None:
         db = state.get("db")
@@ -230,8 +248,13 @@ class MySqlSlowParser(EntryParser):
         m = _STANDARD.match(text)
         if m is None:
             return None
-        (minute, seconds, micros, when, priv, user, host, ip, thread, pre, qt, lt, rs,
-         rows_examined, rest, post, _, db, set_ts, statement) = m.groups()  # fmt: skip
+        (minute, seconds, micros, when, user_host, pre, qt, lt, rs, rows_examined, rest, post, _,
+         db, set_ts, statement) = m.groups()  # fmt: skip
+        who = self._user_hosts.get(user_host)
+        if who is None:
+            who = self._user_host_fields(user_host)
+            if who is None:
+                return None
         if RDS_TRUNCATION_MARKER in statement:
             statement = without_rds_marker(statement)
         if statement[-2:] == ";\n":  # the usual end, for which the rule below comes to this
@@ -248,19 +271,27 @@ class MySqlSlowParser(EntryParser):
         redacting = self._settings.redact_literals
         if redacting:
             message = message[: m.start("stmt")] + redact(message[m.start("stmt") :])
-        if minute is not None:
-            ts_us = self._times.utc_us(minute, seconds, micros)
-        else:
+        # What _new_record does, without the call; the minute's start is looked up here,
+        # as utc_us would (seconds past 60 are no time).
+        if minute is None:
             ts_us = self._times.iso(when)
-        record = self._new_record(ts_us, offset, length, message)
-        if user or priv:
-            record["user"] = user or priv
-        if host:
-            record["host"] = host
-        if ip:
-            record["ip"] = ip
-        if thread is not None:
-            record["thread_id"] = int(thread)
+        elif (start := self._z_minutes.get(minute)) is not None and seconds <= "60":
+            ts_us = start + int(seconds + micros)
+        else:
+            ts_us = self._times.utc_us(minute, seconds, micros)
+        if ts_us is None:
+            ts_us = self._last_ts_us if self._last_ts_us is not None else self._fallback_us
+        else:
+            self._last_ts_us = ts_us
+        record = {
+            "_timestamp": ts_us,
+            "log_type": self.record_type,
+            "offset": offset,
+            "length": length,
+            "message": message,
+        }
+        if who:
+            record.update(who)
         # Same order as the general path, so a key written twice ends with the same value.
         if pre:
             self._header_lines(record, pre)
@@ -269,11 +300,20 @@ class MySqlSlowParser(EntryParser):
         record["rows_sent"] = int(rs)
         record["rows_examined"] = int(rows_examined)
         if rest:
-            extra = self._extra(rest)
-            if extra is None:
-                self._key_values(record, rest)
-            else:
-                record.update(extra)
+            # The fields after Rows_examined: log_slow_extra's (with times, new each entry),
+            # else key-value pairs that repeat like header lines and are read once each.
+            fields = self._rest_fields.get(rest)
+            if fields is None:
+                fields = self._extra(rest)
+                if fields is None:
+                    fields = {}
+                    self._key_values(fields, rest)
+                    known = self._rest_fields
+                    if len(known) >= _LINE_CACHE_ENTRIES:
+                        known.clear()
+                    known[rest] = fields
+            if fields:
+                record.update(fields)
         if post:
             self._header_lines(record, post)
         if set_ts is not None and "start_time_us" not in record:
@@ -286,6 +326,28 @@ class MySqlSlowParser(EntryParser):
         record["query_id"] = qid
         return record
 
+    def _user_host_fields(self, line: str) -> Record | None:
+        """The fields of a User@Host line (after its label) as the general path reads them,
+        remembered; None when the standard entry's line has another shape."""
+        m = _USER_HOST_LINE.fullmatch(line)
+        if m is None:
+            return None
+        priv, user, host, ip, thread = m.groups()
+        fields: Record = {}
+        if user or priv:
+            fields["user"] = user or priv
+        if host:
+            fields["host"] = host
+        if ip:
+            fields["ip"] = ip
+        if thread is not None:
+            fields["thread_id"] = int(thread)
+        known = self._user_hosts
+        if len(known) >= _LINE_CACHE_ENTRIES:
+            known.clear()
+        known[line] = fields
+        return fields
+
     def _extra(self, rest: str) -> Record | None:
         """The log_slow_extra fields of MySQL 8.0 in their fixed order, or None."""
         m = _SLOW_EXTRA.match(rest)
@@ -295,10 +357,11 @@ class MySqlSlowParser(EntryParser):
         fields: Record = dict(zip(_SLOW_EXTRA_KEYS, map(int, counters[:18]), strict=True))
         if counters[18] is not None:
             fields["count_hit_tmp_table_size"] = int(counters[18])
-        for key, value in (("start_time_us", counters[19]), ("end_time_us", counters[20])):
-            us = self._times.iso(value) if value else None
-            if us is not None:
-                fields[key] = us
+        start, end = counters[19], counters[20]
+        if start and (us := self._times.iso(start)) is not None:
+            fields["start_time_us"] = us
+        if end and (us := self._times.iso(end)) is not None:
+            fields["end_time_us"] = us
         return fields
 
     def _parse_general(self, text: str, offset: int, length: int) -> list[Record]:

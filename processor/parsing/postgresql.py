@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, NamedTuple, Self
 
-from processor.parsing.entries import EntryParser, entry_text
+from processor.parsing.entries import EntryParser
 from processor.parsing.fingerprint import redact_pg
 from processor.parsing.log_line_prefix import compile_prefix
 from processor.parsing.options import ParsingSettings
@@ -79,6 +79,8 @@ class PostgreSqlParser(EntryParser):
             for pattern in patterns
             if pattern is not None
         }
+        # Microseconds of the stamps (%t, %m) read recently, by their text.
+        self._stamps: dict[str, int] = {}
         # First-line matches found while scanning an ASCII page, by absolute offset.
         self._first_lines: dict[int, re.Match[str]] = {}
 
@@ -123,7 +125,9 @@ class PostgreSqlParser(EntryParser):
         return starts
 
     def _parse_entry(self, text: str, offset: int, length: int, dirty: bool) -> list[Record]:
-        entry = entry_text(text)
+        entry = text.rstrip("\r\n")  # entry_text(text), without the call for LF-only text
+        if "\r" in entry:
+            entry = entry.replace("\r\n", "\n")
         multiline = "\n" in entry
         first = self._first_lines.pop(offset, None)
         if first is None:
@@ -144,10 +148,31 @@ class PostgreSqlParser(EntryParser):
             secondaries = _NO_SECONDARIES
             message = _redact_line(first, entry) if redacting else entry
         ts = groups[layout.ts] if layout.ts is not None else None
-        ts_us = self._times.iso(ts) if ts is not None else None
+        ts_us = None
+        if ts is not None:
+            # Stamps recur line after line: a stamp read before is looked up without a call.
+            ts_us = self._stamps.get(ts)
+            if ts_us is None:
+                ts_us = self._times.iso(ts)
+                if ts_us is not None:
+                    stamps = self._stamps
+                    if len(stamps) >= _STAMPS:
+                        stamps.clear()
+                    stamps[ts] = ts_us
         if ts_us is None and layout.epoch is not None and groups[layout.epoch]:
             ts_us = self._times.epoch_s(groups[layout.epoch])
-        record = self._new_record(ts_us, offset, length, message)
+        # What _new_record does, without the call.
+        if ts_us is None:
+            ts_us = self._last_ts_us if self._last_ts_us is not None else self._fallback_us
+        else:
+            self._last_ts_us = ts_us
+        record = {
+            "_timestamp": ts_us,
+            "log_type": self.record_type,
+            "offset": offset,
+            "length": length,
+            "message": message,
+        }
         for key, index in layout.ints:
             value = groups[index]
             if value:
@@ -222,6 +247,7 @@ def _redact_line(match: re.Match[str], line: str) -> str:
     return line[:start] + redact_pg(line[start:])
 
 
+_STAMPS = 4096
 # The secondary fields of a one-line message (read, never written).
 _NO_SECONDARIES: dict[str, str] = {}
 _INT_GROUPS = ("pid", "session_line", "transaction_id", "leader_pid", "pg_query_id")

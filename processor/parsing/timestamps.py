@@ -62,7 +62,10 @@ class Timestamps:
         self._midnights: dict[str, int] = {}
         self._minutes: dict[str, int | None] = {}
         self._seconds: dict[str, int] = {}
-        self._z_minutes: dict[str, int] = {}
+        # UTC microseconds at the start of each ``YYYY-MM-DDTHH:MM`` minute utc_us has read:
+        # a grammar may look its minute up here first and spare the call (the dict is only
+        # ever cleared, never replaced).
+        self.z_minutes: dict[str, int] = {}
         self._whole_minutes: dict[str, int] = {}
 
     def _midnight_s(self, date: str, year: int, month: int, day: int) -> int | None:
@@ -120,7 +123,7 @@ class Timestamps:
         rest is integer arithmetic: the grammar whose regex already split a stamp this way
         (the slow log's) saves the checks :meth:`iso` makes.
         """
-        start = self._z_minutes.get(minute)
+        start = self.z_minutes.get(minute)
         if start is None:
             try:
                 start = self._minute_us(minute, "Z")
@@ -128,9 +131,9 @@ class Timestamps:
                 return None
             if start is None:
                 return None
-            if len(self._z_minutes) >= _MAX_CACHE:
-                self._z_minutes.clear()
-            self._z_minutes[minute] = start
+            if len(self.z_minutes) >= _MAX_CACHE:
+                self.z_minutes.clear()
+            self.z_minutes[minute] = start
         # Two ASCII digits compare as their numbers do; one int() reads both parts.
         return None if seconds > "60" else start + int(seconds + micros)
 
