@@ -342,6 +342,27 @@ async def _renamed(
     )
 
 
+async def _track_audit(
+    pipeline: Pipeline, instance: str, identity: str, size: int, last_written: int
+) -> TrackedFile:
+    """Discovery's first sight of the active server_audit.log at (size, last_written)."""
+    return await pipeline.tracking.create(
+        TrackedFile(
+            instance,
+            identity,
+            Observation(
+                cluster_id=instance.rsplit("-", 1)[0],
+                engine="aurora-mysql",
+                engine_version="8.0.mysql_aurora.3.05.2",
+                log_file="audit/server_audit.log",
+                log_kind="audit",
+                seen_size=size,
+                seen_last_written_ms=last_written,
+            ),
+        )
+    )
+
+
 @pytest.mark.parametrize("outgrown", [False, True], ids=["smaller", "outgrown"])
 async def test_a_reused_name_holding_younger_content_is_not_read_as_the_old(
     pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str], outgrown: bool
@@ -360,21 +381,7 @@ async def test_a_reused_name_holding_younger_content_is_not_read_as_the_old(
     size, last_written = await _stat(fleet, instance, name)
     if outgrown:
         fleet.advance(28)  # the observation is older than the generation's end
-    tracked = await pipeline.tracking.create(
-        TrackedFile(
-            instance,
-            f"{name}@1",
-            Observation(
-                cluster_id=instance.rsplit("-", 1)[0],
-                engine="aurora-mysql",
-                engine_version="8.0.mysql_aurora.3.05.2",
-                log_file=name,
-                log_kind="audit",
-                seen_size=size,
-                seen_last_written_ms=last_written,
-            ),
-        )
-    )
+    tracked = await _track_audit(pipeline, instance, f"{name}@1", size, last_written)
     fleet.rotate(instance, "audit")  # server_audit.log -> .1; a new one begins
     fleet.advance(10 if outgrown else 2)
     assert ((await _stat(fleet, instance, name))[0] > size) == outgrown
@@ -534,21 +541,7 @@ async def test_a_young_generation_that_went_quiet_is_read_at_once(
     assert before > size  # by sizes and times, the predecessor could be this generation
     assert before_written >= last_written
     content_id = fleet.truth.content_id_of(instance, name)
-    tracked = await pipeline.tracking.create(
-        TrackedFile(
-            instance,
-            f"{name}@2",
-            Observation(
-                cluster_id=instance.rsplit("-", 1)[0],
-                engine="aurora-mysql",
-                engine_version="8.0.mysql_aurora.3.05.2",
-                log_file=name,
-                log_kind="audit",
-                seen_size=size,
-                seen_last_written_ms=last_written,
-            ),
-        )
-    )
+    tracked = await _track_audit(pipeline, instance, f"{name}@2", size, last_written)
     deferred = _metric("aurora_processor_reads_cut_short_total", reason="name_reused")
     await pipeline.work.process(_event(tracked, size))
     assert _metric("aurora_processor_reads_cut_short_total", reason="name_reused") == deferred
