@@ -50,12 +50,17 @@ def _counts(client: httpx.Client) -> dict[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
-    parser.add_argument("--clusters", type=int, default=2)
+    parser.add_argument(
+        "--engines", default="mysql3,mysql2,postgresql", help="cycled over the clusters"
+    )
+    parser.add_argument("--clusters", type=int, default=None, help="default: one per engine")
     parser.add_argument("--instances-per-cluster", type=int, default=2)
     parser.add_argument("--rate", default="300KB/min", help="log bytes per instance")
     parser.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
     parser.add_argument("--every", type=float, default=10, help="seconds between summaries")
     args = parser.parse_args(argv)
+    engines = [name.strip() for name in args.engines.split(",") if name.strip()]
+    clusters = args.clusters if args.clusters is not None else len(engines)
 
     workdir = ROOT / ".stack" / "run"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -92,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "simulate",
                     "--moto",
                     moto_url,
+                    "--engines",
+                    ",".join(engines),
                     "--clusters",
-                    str(args.clusters),
+                    str(clusters),
                     "--instances-per-cluster",
                     str(args.instances_per_cluster),
                     "--rate",
