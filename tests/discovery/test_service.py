@@ -85,18 +85,29 @@ async def test_service_polls_publishes_counts_losses_and_stops_cleanly(
             assert checks == {"kafka": "ok", "valkey": "ok", "dynamodb": "ok"}
             assert (await http.get("/healthz")).status_code == 200
 
+            seen: dict[str, float] = {}
+
             async def published_all() -> bool:
                 text = (await http.get("/metrics")).text
                 published = _sample(
                     text, 'aurora_discovery_events_published_total{status="active"}'
                 )
-                files = sum(len(fleet.log_files(member)) for member in cluster.members)
-                return (
-                    _sample(text, "aurora_discovery_instances_owned") == 2
-                    and published - published_before >= files
+                # Every file discovery follows (not the ignored ones, not empty ones) has had
+                # at least one event; each counts once here, whatever its later events.
+                seen["files"] = sum(
+                    1
+                    for member in cluster.members
+                    for name in fleet.log_files(member)
+                    if name not in settings.discovery.ignored_files
+                    and fleet.path(member, name).stat().st_size > 0
                 )
+                seen["published"] = published - published_before
+                seen["owned"] = _sample(text, "aurora_discovery_instances_owned")
+                return seen["owned"] == 2 and seen["published"] >= seen["files"]
 
-            await eventually(published_all, timeout_s=30, interval_s=0.2, message="no events")
+            await eventually(
+                published_all, timeout_s=30, interval_s=0.2, message=lambda: f"not all: {seen}"
+            )
             metrics = (await http.get("/metrics")).text
             for name in (
                 "aurora_discovery_polls_total",
