@@ -171,4 +171,6 @@ def read_page(
 def truncate_page(f: BinaryIO, start: int, *, cap: int) -> Portion:
     """The truncation fault: a page cut at the cap mid-line, marked, with nothing pending."""
     data = clip_utf8(_pread(f, start, cap), cap - len(TRUNCATION_TEXT))
+    if data.endswith(b"\n"):
+        data = data[:-1]  # the cap fell on a line end: cut inside that line, as the fault says
     return Portion(data + TRUNCATION_TEXT, start, start + len(data), False, True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,7 +24,7 @@ from simulator.faults import (
     Truncate,
 )
 from simulator.fleet import Fleet, SimInstance
-from simulator.portions import TRUNCATION_TEXT
+from simulator.portions import TRUNCATION_TEXT, truncate_page
 from simulator.profiles import AURORA_MYSQL_3, LogOptions, LogProfile, Rate
 from simulator.rds_api import BINARY_DATA_MESSAGE
 from simulator.requestlog import conforms_to_budget
@@ -370,3 +371,22 @@ def test_faults_through_the_admin_http_api(
     assert config.json()["page_cap_bytes"] == 4096
     assert httpx.post(f"{admin}/reset").status_code == 200
     assert httpx.get(f"{admin}/config").json()["page_cap_bytes"] == MB
+
+
+@pytest.mark.parametrize("line_end_at_cut", [False, True], ids=["mid-line", "line-end"])
+def test_a_truncated_page_ends_inside_a_line_wherever_the_cap_falls(
+    tmp_path: Path, line_end_at_cut: bool
+) -> None:
+    cap = 200
+    cut = cap - len(TRUNCATION_TEXT)
+    body = b"x" * (cut - 1) + (b"\n" if line_end_at_cut else b"y") + b"z" * 500 + b"\n"
+    path = tmp_path / "slow.log"
+    path.write_bytes(body)
+    with path.open("rb") as f:
+        page = truncate_page(f, 0, cap=cap)
+    assert page.data.endswith(TRUNCATION_TEXT)
+    head = page.data[: -len(TRUNCATION_TEXT)]
+    assert body.startswith(head)
+    assert not head.endswith(b"\n")
+    assert page.end == len(head)
+    assert not page.pending
