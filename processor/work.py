@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from common.errors import ConflictError, NotFoundError, RejectedError
@@ -260,19 +261,22 @@ class FileWork:
         # A reused name read from its start has no anchor to check the content against: make
         # sure it still holds the generation discovery saw, or wait for discovery to say where
         # that content went (its next event carries the new name).
-        fresh_start = tracked.checkpoint.offset == 0 and reused(log_file)
-        if fresh_start and not await self._holds(ref, tracked):
-            READS_CUT_SHORT.labels("name_reused").inc()
-            log.info("read_deferred", instance=ref.instance_id, log_file=log_file)
+        # The first page of such a read is checked the same way once it is in hand (the name
+        # may move on in between); later pages are checked against the page before them.
+        holds = (lambda: self._holds(ref, tracked)) if reused(log_file) else None
+        if tracked.checkpoint.offset == 0 and holds is not None and not await holds():
+            self._deferred(ref)
             return
         try:
-            saved = await self._deliver(event, tracked, ref, size_hint)
+            saved = await self._deliver(event, tracked, ref, size_hint, holds)
         except _StaleCheckpoint as stale:
             # The checkpoint was made on other bytes than this file's own (its name was read
-            # while it held the next generation). Read the file again from its start: a record
-            # sent twice, under the same id, is better than a record never sent.
+            # while it held the next generation), or the name moved on under the first page.
+            # Read the file again from its start: a record sent twice, under the same id, is
+            # better than a record never sent.
             if not await self._holds(ref, tracked):
-                return  # the name moved on again; discovery will follow the content
+                self._deferred(ref)  # discovery will follow the content to its new name
+                return
             CHECKPOINT_RESETS.inc()
             log.warning(
                 "checkpoint_reset", instance=ref.instance_id, log_file=log_file, detail=str(stale)
@@ -281,10 +285,15 @@ class FileWork:
                 fresh = await self._tracking.save_checkpoint(
                     ref.instance_id, ref.identity, tracked.checkpoint, Checkpoint()
                 )
+                saved = await self._deliver(
+                    event, replace(tracked, checkpoint=fresh), ref, size_hint, holds
+                )
             except ConflictError:
                 CHECKPOINT_CONFLICTS.inc()
                 return
-            saved = await self._deliver(event, replace(tracked, checkpoint=fresh), ref, size_hint)
+            except _StaleCheckpoint:
+                self._deferred(ref)
+                return
         if saved is None:
             return
         FILE_LAG_SECONDS.observe(max(0.0, time.time() - event.observed_at_ms / 1000))
@@ -295,6 +304,11 @@ class FileWork:
             offset=saved.offset,
             size=size_hint,
         )
+
+    @staticmethod
+    def _deferred(ref: FileRef) -> None:
+        READS_CUT_SHORT.labels("name_reused").inc()
+        log.info("read_deferred", instance=ref.instance_id, log_file=ref.log_file)
 
     async def _holds(self, ref: FileRef, tracked: TrackedFile) -> bool:
         """Whether ``ref``'s name still holds the generation discovery observed there."""
@@ -326,7 +340,12 @@ class FileWork:
         )
 
     async def _deliver(
-        self, event: LogFileEvent, tracked: TrackedFile, ref: FileRef, size_hint: int
+        self,
+        event: LogFileEvent,
+        tracked: TrackedFile,
+        ref: FileRef,
+        size_hint: int,
+        holds: Callable[[], Awaitable[bool]] | None,
     ) -> Checkpoint | None:
         """Read, parse and ship from the checkpoint; None when the work stopped early for a
         reason that needs nothing more (another processor took the file, the file is gone)."""
@@ -350,8 +369,9 @@ class FileWork:
         final = observation.status == "rotated"
         checkpointer = _Checkpointer(self._tracking, tracked, self._inflight)
         try:
+            verify = holds if start.offset == 0 else None
             return await self._read(
-                ref, start, size_hint, final, parser, context, log_type, checkpointer
+                ref, start, size_hint, final, parser, context, log_type, checkpointer, verify
             )
         except Superseded:
             log.info("file_superseded", instance=ref.instance_id, log_file=ref.log_file)
@@ -374,6 +394,7 @@ class FileWork:
         context: FileContext,
         log_type: LogType,
         checkpointer: _Checkpointer,
+        verify_first: Callable[[], Awaitable[bool]] | None,
     ) -> Checkpoint:
         ticket = Ticket(ref.identity)
         held = 0
@@ -397,6 +418,10 @@ class FileWork:
 
         try:
             async for chunk in self._source.read(ref, start, size_hint=size_hint):
+                if verify_first is not None:
+                    if not await verify_first():
+                        raise ContentChangedError(f"{ref.log_file} moved on under the first page")
+                    verify_first = None
                 read_any = True
                 if checkpointer.failure is not None:
                     raise checkpointer.failure

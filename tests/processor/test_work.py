@@ -26,6 +26,7 @@ from processor.parsing import ParsingSettings
 from processor.records import record_id
 from processor.shipping import Shipper
 from processor.sinks.openobserve import OpenObserveSink
+from processor.sources import Chunk, FileRef, FileStat, Position, Source
 from processor.sources.rds import FullDownload, RdsSource
 from processor.work import FileWork, InflightBytes
 from simulator import (
@@ -71,7 +72,7 @@ class Pipeline:
     server: OpenObserveContractServer
     inflight: InflightBytes
     archive: RawArchive
-    make_work: Callable[[RawArchive | None], FileWork]
+    make_work: Callable[..., FileWork]
 
     def stored(self, stream: str) -> list[dict[str, object]]:
         try:
@@ -127,10 +128,12 @@ async def pipeline(
         await tracking.ensure_table()
         source = RdsSource(rds, caller, full, full_download_threshold_bytes=10**12)
 
-        def make_work(archive: RawArchive | None) -> FileWork:
+        def make_work(
+            archive: RawArchive | None, wrap: Callable[[Source], Source] = lambda s: s
+        ) -> FileWork:
             return FileWork(
                 tracking=tracking,
-                source=source,
+                source=wrap(source),
                 batcher=batcher,
                 parsing=ParsingSettings(),
                 streams=StreamNames(),
@@ -554,6 +557,67 @@ async def test_a_young_generation_that_went_quiet_is_read_at_once(
         if entry.end <= stored.checkpoint.offset
     ]
     assert truth
+    assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
+        truth, instance, tracked.identity
+    )
+
+
+class _RotatesOnFirstRead:
+    """A source that rotates the simulated chain just before its first read: the race between
+    the processor's check of a name and its first page."""
+
+    def __init__(self, inner: Source, rotate: Callable[[], None]) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._rotate: Callable[[], None] | None = rotate
+
+    async def listing(self, instance_id: str, contains: str) -> dict[str, FileStat]:
+        return await self._inner.listing(instance_id, contains)
+
+    async def read(self, file: FileRef, start: Position, *, size_hint: int) -> AsyncIterator[Chunk]:
+        if self._rotate is not None:
+            self._rotate()
+            self._rotate = None
+        async for chunk in self._inner.read(file, start, size_hint=size_hint):
+            yield chunk
+
+
+async def test_a_chain_that_shifts_under_the_first_page_is_not_read_as_the_old(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """server_audit.log.1 is checked, then the chain shifts before its first page is read: the
+    page holds the next generation, and nothing of it is shipped as this one."""
+    options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=10**9)
+    profile = LogProfile(rates={"audit": Rate(entries_per_s=20)}, options=options)
+    instance = fleet.add_cluster(
+        ident("shift"), AURORA_MYSQL_3, instances=1, profile=profile
+    ).writer
+    name = "audit/server_audit.log"
+    fleet.advance(30)
+    fleet.rotate(instance, "audit")
+    fleet.advance(20)
+    rotated = f"{name}.1"
+    content_id = fleet.truth.content_id_of(instance, rotated)
+    size, last_written = await _stat(fleet, instance, rotated)
+    tracked = await _track_audit(pipeline, instance, f"{name}@1", size, last_written)
+    final = await pipeline.tracking.observe(
+        tracked, replace(tracked.observation, log_file=rotated, status="rotated")
+    )
+    work = pipeline.make_work(
+        None, lambda source: _RotatesOnFirstRead(source, lambda: fleet.rotate(instance, "audit"))
+    )
+    deferred = _metric("aurora_processor_reads_cut_short_total", reason="name_reused")
+    await work.process(_event(final, size))
+    assert _metric("aurora_processor_reads_cut_short_total", reason="name_reused") == deferred + 1
+    assert [
+        row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance
+    ] == []
+    # Discovery follows the generation to .2; that event reads all of it.
+    moved = await _renamed(pipeline, fleet, final, _name_of(fleet, instance, content_id))
+    assert moved.observation.log_file == f"{name}.2"
+    await pipeline.work.process(_event(moved, moved.observation.seen_size))
+    rows = [row for row in pipeline.stored("aurora_mysql_audit") if row["instance"] == instance]
+    truth = fleet.truth.entries(instance=instance, content_id=content_id)
     assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
         truth, instance, tracked.identity
     )
