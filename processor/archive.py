@@ -26,6 +26,7 @@ from processor.metrics import ARCHIVED_BYTES
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
+    from types_aiobotocore_s3.type_defs import ObjectIdentifierTypeDef
 
 __all__ = ["ArchivedSegment", "RawArchive", "restore"]
 
@@ -80,6 +81,21 @@ class RawArchive:
         except ClientError as exc:
             raise from_aws_error(exc) from exc
         return sorted(found, key=lambda segment: segment.start)
+
+    async def discard(self, instance_id: str, identity: str) -> None:
+        """Delete a generation's segments (its checkpoint was reset: they may hold bytes of
+        another generation, which a shorter re-read would not all overwrite)."""
+        segments = await self.segments(instance_id, identity)
+        for start in range(0, len(segments), 1000):  # DeleteObjects takes up to 1000 keys
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": segment.key} for segment in segments[start : start + 1000]
+            ]
+            try:
+                await self._client.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except ClientError as exc:
+                raise from_aws_error(exc) from exc
 
     async def read(self, segment: ArchivedSegment) -> bytes:
         try:

@@ -110,6 +110,10 @@ class Superseded(Exception):
     """Another processor moved this file's checkpoint: it owns the file now."""
 
 
+class _NameMovedOn(Exception):
+    """A reused name no longer holds the generation discovery saw there."""
+
+
 class _StaleCheckpoint(Exception):
     """A final file's bytes disagree with its checkpoint's anchor from the very start."""
 
@@ -258,22 +262,20 @@ class FileWork:
         FILE_LAG_BYTES.observe(size_hint - tracked.checkpoint.offset)
         log_file = observation.log_file or event.log_file
         ref = FileRef(event.instance_id, log_file, event.file_identity)
-        # A reused name read from its start has no anchor to check the content against: make
-        # sure it still holds the generation discovery saw, or wait for discovery to say where
-        # that content went (its next event carries the new name).
-        # The first page of such a read is checked the same way once it is in hand (the name
-        # may move on in between); later pages are checked against the page before them.
+        # A reused name read from its start has no anchor to check the content against: once
+        # the first page is in hand, and before its records go out, the name must still hold
+        # the generation discovery saw; else discovery's next event says where it went.
+        # Later pages are checked against the page before them.
         holds = (lambda: self._holds(ref, tracked)) if reused(log_file) else None
-        if tracked.checkpoint.offset == 0 and holds is not None and not await holds():
-            self._deferred(ref)
-            return
         try:
             saved = await self._deliver(event, tracked, ref, size_hint, holds)
+        except _NameMovedOn:
+            self._deferred(ref)
+            return
         except _StaleCheckpoint as stale:
             # The checkpoint was made on other bytes than this file's own (its name was read
-            # while it held the next generation), or the name moved on under the first page.
-            # Read the file again from its start: a record sent twice, under the same id, is
-            # better than a record never sent.
+            # while it held the next generation). Read the file again from its start: a record
+            # sent twice, under the same id, is better than a record never sent.
             if not await self._holds(ref, tracked):
                 self._deferred(ref)  # discovery will follow the content to its new name
                 return
@@ -285,13 +287,15 @@ class FileWork:
                 fresh = await self._tracking.save_checkpoint(
                     ref.instance_id, ref.identity, tracked.checkpoint, Checkpoint()
                 )
+                if self._archive is not None:  # its segments hold the other bytes too
+                    await self._archive.discard(ref.instance_id, ref.identity)
                 saved = await self._deliver(
                     event, replace(tracked, checkpoint=fresh), ref, size_hint, holds
                 )
             except ConflictError:
                 CHECKPOINT_CONFLICTS.inc()
                 return
-            except _StaleCheckpoint:
+            except _NameMovedOn:
                 self._deferred(ref)
                 return
         if saved is None:
@@ -420,7 +424,7 @@ class FileWork:
             async for chunk in self._source.read(ref, start, size_hint=size_hint):
                 if verify_first is not None:
                     if not await verify_first():
-                        raise ContentChangedError(f"{ref.log_file} moved on under the first page")
+                        raise _NameMovedOn(ref.log_file)
                     verify_first = None
                 read_any = True
                 if checkpointer.failure is not None:

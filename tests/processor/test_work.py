@@ -406,11 +406,13 @@ async def test_a_reused_name_holding_younger_content_is_not_read_as_the_old(
     )
 
 
+@pytest.mark.parametrize("archived", [False, True], ids=["plain", "archived"])
 async def test_a_checkpoint_made_on_other_content_is_read_again(
-    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str], archived: bool
 ) -> None:
     """A checkpoint whose anchor does not match its own final file (it was made on the bytes
-    of another generation): the file is read again from its start, nothing is lost."""
+    of another generation): the file is read again from its start, nothing is lost, and the
+    raw archive keeps none of the other generation's bytes."""
     profile = LogProfile(rates={"slowquery": Rate(entries_per_s=10)})
     instance = fleet.add_cluster(
         ident("stale"), AURORA_MYSQL_3, instances=1, profile=profile
@@ -447,8 +449,15 @@ async def test_a_checkpoint_made_on_other_content_is_read_again(
     saved = await pipeline.tracking.save_checkpoint(
         instance, tracked.identity, tracked.checkpoint, bogus
     )
+    work = pipeline.work
+    if archived:
+        work = pipeline.make_work(pipeline.archive)
+        # What the read that made the bogus checkpoint archived: other bytes, reaching past
+        # this file's end.
+        other = b"other generation\n" * ((len(content) - middle) // 17 + 10)
+        await pipeline.archive.put(instance, tracked.identity, rotated, middle, other)
     resets = _metric("aurora_processor_checkpoint_resets_total")
-    await pipeline.work.process(_event(replace(tracked, checkpoint=saved), size))
+    await work.process(_event(replace(tracked, checkpoint=saved), size))
     assert _metric("aurora_processor_checkpoint_resets_total") == resets + 1
     rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
     truth = [
@@ -460,6 +469,9 @@ async def test_a_checkpoint_made_on_other_content_is_read_again(
         truth, instance, tracked.identity
     )
     assert content_id is not None
+    if archived:
+        restored = [data async for data in restore(pipeline.archive, instance, tracked.identity)]
+        assert b"".join(restored) == content
 
 
 async def test_a_name_that_moved_on_is_not_read_on_from_a_held_back_checkpoint(
