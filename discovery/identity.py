@@ -255,12 +255,19 @@ class _Family:
         return self.since_ms is None or known.last_written_ms >= self.since_ms + _VISIBLE_MS
 
     def successor_of(
-        self, active: Known, open_names: Iterable[str], *, rotates_hourly: bool
+        self,
+        active: Known,
+        open_names: Iterable[str],
+        *,
+        rotates_hourly: bool,
+        chain: bool = False,
     ) -> Entry | None:
         """The oldest listed, unaccounted rotated name that can hold ``active``'s content.
 
         An hourly-rotated file is renamed at the first top of the hour after its last write, so
         its copy was last written before that hour ended (a late rotation gets some grace).
+        In a chain, age is the position: LastWritten is too coarse to order generations that
+        rotated between two listings, but the active content is the deepest of them.
         """
         latest = None
         if rotates_hourly:
@@ -273,6 +280,8 @@ class _Family:
         ]
         if not fits:
             return None
+        if chain:
+            return max(fits, key=lambda entry: self.seen[entry.name].name.position)
         return min(fits, key=lambda entry: (entry.last_written_ms, entry.size, entry.name))
 
 
@@ -321,6 +330,7 @@ def _reconcile_active(
     *,
     rotates_hourly: bool,
     rotated_elsewhere: bool = False,
+    chain: bool = False,
 ) -> NeedsFullListing | None:
     """Settle the active name's generation: grown, renamed away, truncated or deleted.
 
@@ -336,7 +346,7 @@ def _reconcile_active(
             family.changes.append(Born(entry, "active"))
         return None
     active = held.known
-    successor = family.successor_of(active, open_names, rotates_hourly=rotates_hourly)
+    successor = family.successor_of(active, open_names, rotates_hourly=rotates_hourly, chain=chain)
     if successor is not None:
         open_names.remove(successor.name)
         family.changes.append(Moved(active.identity, successor))
@@ -436,7 +446,12 @@ def _reconcile_chain(family: _Family, active_name: str) -> NeedsFullListing | No
         if position != 0 and position not in claimed
     ]
     outcome = _reconcile_active(
-        family, active_name, open_names, rotates_hourly=False, rotated_elsewhere=shifted
+        family,
+        active_name,
+        open_names,
+        rotates_hourly=False,
+        rotated_elsewhere=shifted,
+        chain=True,
     )
     if outcome is not None:
         return outcome

@@ -270,6 +270,27 @@ def test_chain_shift_moves_every_generation_one_name_deeper() -> None:
     }
 
 
+def test_a_chain_shifted_twice_between_listings_follows_positions_not_sizes() -> None:
+    """Two rotations between listings, all in one LastWritten period: the active content is
+    the deeper of the two new rotated names, though the shallower one is smaller."""
+    known = [
+        k("a0@1", AUDIT, 500, T0),
+        k("a1@1", f"{AUDIT}.1", 60_032, T0, "rotated"),
+    ]
+    entries = [
+        e(AUDIT, 300, T0),
+        e(f"{AUDIT}.1", 60_061, T0),  # born and rotated between the listings
+        e(f"{AUDIT}.2", 60_073, T0),  # a0@1, grown and renamed twice
+        e(f"{AUDIT}.3", 60_032, T0),
+    ]
+    assert plan(known, entries) == {
+        Moved("a1@1", entries[3]),
+        Moved("a0@1", entries[2]),
+        Born(entries[1], "rotated"),
+        Born(entries[0], "active"),
+    }
+
+
 def test_chain_shift_with_the_deepest_file_dropped() -> None:
     known = [
         k("a0@1", AUDIT, 900, T0 + 50 * 60_000),
