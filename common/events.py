@@ -8,6 +8,12 @@ is made good by the next.
 Wire format: UTF-8 JSON of :class:`LogFileEvent`, with ``schema_version`` so the format can
 evolve; the record key is :func:`event_key` so every event of one file lands on one partition
 and is processed in order by one consumer.
+
+``from_start`` (added within version 1, absent = false) is the one exception to level
+triggering: set only by ``aurora-logs backfill --from-start``, it asks the processor to rewind
+the file's checkpoint to byte 0 and read it all again. Re-sent records keep their
+``record_id``, so they are duplicates an operator can recognise. A processor older than the
+field ignores it (``extra="ignore"``) and just catches the file up.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ class LogFileEvent(BaseModel):
     last_written_ms: int = Field(ge=0, description="LastWritten as DescribeDBLogFiles reported it")
     status: FileStatus = "active"
     observed_at_ms: int = Field(ge=0, description="When discovery observed the file (epoch ms)")
+    from_start: bool = Field(
+        default=False,
+        description="Read the file again from byte 0, whatever its checkpoint (backfill)",
+    )
 
 
 def event_key(instance_id: str, log_file: str) -> bytes:

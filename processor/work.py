@@ -256,6 +256,11 @@ class FileWork:
         observation = tracked.observation
         if observation.status in {"deleted", "lost"}:
             return  # nothing left to read; discovery has accounted for any loss
+        if event.from_start and tracked.checkpoint.offset > 0:
+            rewound = await self._rewind(tracked)
+            if rewound is None:
+                return
+            tracked = rewound
         size_hint = max(event.size_bytes, observation.seen_size)
         if tracked.checkpoint.offset >= size_hint:
             return  # level-triggered: this observation is already satisfied
@@ -308,6 +313,25 @@ class FileWork:
             offset=saved.offset,
             size=size_hint,
         )
+
+    async def _rewind(self, tracked: TrackedFile) -> TrackedFile | None:
+        """Move the checkpoint back to byte 0 (an operator's ``backfill --from-start``); None
+        when another processor moved it meanwhile (it owns the file now). The raw archive is
+        kept: the same bytes read again overwrite its segments with themselves."""
+        try:
+            fresh = await self._tracking.save_checkpoint(
+                tracked.instance_id, tracked.identity, tracked.checkpoint, Checkpoint()
+            )
+        except ConflictError:
+            CHECKPOINT_CONFLICTS.inc()
+            return None
+        log.info(
+            "checkpoint_rewound",
+            instance=tracked.instance_id,
+            identity=tracked.identity,
+            from_offset=tracked.checkpoint.offset,
+        )
+        return replace(tracked, checkpoint=fresh)
 
     @staticmethod
     def _deferred(ref: FileRef) -> None:

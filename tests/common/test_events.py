@@ -46,6 +46,14 @@ def test_unknown_fields_from_a_newer_minor_writer_are_ignored() -> None:
     assert decode_event(json.dumps(data).encode()) == _event()
 
 
+def test_from_start_is_optional_and_travels() -> None:
+    data = json.loads(encode_event(_event()))
+    assert data["from_start"] is False
+    del data["from_start"]  # an event written before the field existed
+    assert decode_event(json.dumps(data).encode()).from_start is False
+    assert decode_event(encode_event(_event(from_start=True))).from_start is True
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [

@@ -303,6 +303,35 @@ async def test_a_rotated_file_is_finished_under_its_new_name(
     assert final.checkpoint.offset == fleet.path(instance, rotated).stat().st_size
 
 
+async def test_a_from_start_event_reads_the_file_again_under_the_same_ids(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    profile = LogProfile(rates={"slowquery": Rate(entries_per_s=20)})
+    instance = fleet.add_cluster(ident("re"), AURORA_MYSQL_3, instances=1, profile=profile).writer
+    fleet.advance(30)
+    log_file, identity = "slowquery/mysql-slowquery.log", "slowquery/mysql-slowquery.log@1"
+    tracked = await _track(pipeline, fleet, instance, log_file, identity)
+    size = fleet.path(instance, log_file).stat().st_size
+    await pipeline.work.process(_event(tracked, size))
+    first = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    done = await pipeline.tracking.get(instance, identity)
+    assert done is not None
+    assert first
+    assert done.checkpoint.offset > 0
+
+    # Without the flag the event is already satisfied; with it the whole file comes again.
+    await pipeline.work.process(_event(tracked, size))
+    again = _event(tracked, size).model_copy(update={"from_start": True})
+    await pipeline.work.process(again)
+    rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    ids = sorted(str(row["record_id"]) for row in first)
+    assert sorted(str(row["record_id"]) for row in rows) == sorted(ids + ids)
+    after = await pipeline.tracking.get(instance, identity)
+    assert after is not None
+    assert after.checkpoint.offset == done.checkpoint.offset
+    assert after.checkpoint.version > done.checkpoint.version
+
+
 def _metric(name: str, **labels: str) -> float:
     from prometheus_client import REGISTRY
 
