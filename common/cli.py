@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import ModuleType
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "point_in_time_ms"]
 
 # name -> (module, one-line help). Order is the order of `aurora-logs --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "processor.archive_cli",
         "write one log file generation's bytes back from the raw archive in S3",
     ),
+    "backfill": (
+        "discovery.backfill",
+        "publish events so the processor (re)ingests log files still on instances",
+    ),
     "simulate": (
         "simulator.cli",
         "run a simulated Aurora fleet whose log files grow and rotate, served by moto",
@@ -43,6 +50,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "provision OpenObserve's streams, dashboards and alerts from openobserve/provisioning",
     ),
 }
+
+
+_AGO = re.compile(r"^(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def point_in_time_ms(text: str, *, now_s: float | None = None) -> int:
+    """An argparse type for ``--since``/``--until``: an ISO 8601 time (UTC unless it says
+    otherwise) or an age such as ``90s``, ``30m``, ``2h``, ``7d``; returns epoch milliseconds."""
+    if match := _AGO.match(text.strip()):
+        ago_s = int(match[1]) * _UNIT_S[match[2]]
+        return int(((time.time() if now_s is None else now_s) - ago_s) * 1000)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither an ISO 8601 time (2026-11-27T08:00:00Z) "
+            "nor an age (90s, 30m, 2h, 7d)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _load(module_name: str) -> ModuleType:

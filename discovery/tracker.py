@@ -35,7 +35,7 @@ from discovery.instance_files import Create, InstanceFiles, Retire, Update, is_d
 from discovery.inventory import AuroraInstance
 from discovery.publisher import EventPublisher, Outgoing
 
-__all__ = ["Recorded", "Tracker"]
+__all__ = ["Recorded", "Tracker", "outgoing_event"]
 
 log = get_logger(__name__)
 
@@ -162,7 +162,7 @@ class Tracker:
         unconfirmed = 0
         for start in range(0, len(due), _EVENTS_PER_BATCH):
             batch = due[start : start + _EVENTS_PER_BATCH]
-            outgoing = [_outgoing(file, observation, now_ms) for file, observation in batch]
+            outgoing = [outgoing_event(file, observation, now_ms) for file, observation in batch]
             answers = await self._publisher.publish(outgoing)
             for (file, observation), ok in zip(batch, answers, strict=True):
                 if ok:
@@ -194,7 +194,11 @@ class Tracker:
             metrics.ROTATIONS.labels("superseded").inc()
 
 
-def _outgoing(file: TrackedFile, observation: Observation, now_ms: int) -> Outgoing:
+def outgoing_event(
+    file: TrackedFile, observation: Observation, now_ms: int, *, from_start: bool = False
+) -> Outgoing:
+    """The event telling the processor about ``file`` as ``observation`` describes it, keyed by
+    instance and birth name (every generation of one name stays on one partition)."""
     event = LogFileEvent(
         cluster_id=observation.cluster_id,
         instance_id=file.instance_id,
@@ -207,5 +211,6 @@ def _outgoing(file: TrackedFile, observation: Observation, now_ms: int) -> Outgo
         last_written_ms=max(0, observation.seen_last_written_ms),
         status="active" if observation.status == "active" else "rotated",
         observed_at_ms=now_ms,
+        from_start=from_start,
     )
     return Outgoing(event_key(file.instance_id, birth_name(file.identity)), event)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from common.cli import COMMANDS, _load, main
+from common.cli import COMMANDS, _load, main, point_in_time_ms
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,3 +50,13 @@ def test_console_scripts_are_installed(script: str) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert '"topic": "aurora-logs"' in result.stdout
+
+
+def test_points_in_time_are_iso_or_an_age() -> None:
+    assert point_in_time_ms("2026-11-27T08:00:00Z") == 1_795_766_400_000
+    assert point_in_time_ms("2026-11-27T09:00:00+01:00") == 1_795_766_400_000
+    assert point_in_time_ms("2026-11-27T08:00:00") == 1_795_766_400_000  # UTC by default
+    assert point_in_time_ms("2h", now_s=1_000_000) == (1_000_000 - 7200) * 1000
+    assert point_in_time_ms("7d", now_s=1_000_000) == (1_000_000 - 7 * 86400) * 1000
+    with pytest.raises(argparse.ArgumentTypeError, match="neither an ISO 8601 time"):
+        point_in_time_ms("2 hours")
