@@ -35,10 +35,23 @@ __all__ = ["ArchivedSegment", "RawArchive", "restore"]
 class ArchivedSegment:
     key: str
     start: int
+    # When S3 stored the object (epoch ms); 0 when not listed.
+    written_ms: int = 0
 
 
 def _folder(prefix: str, instance_id: str, identity: str) -> str:
     return f"{prefix}{instance_id}/{identity}/"
+
+
+def _segment_start(name: str) -> int | None:
+    """The start offset a segment's object name holds (16 hex digits + .gz), else None."""
+    digits = name.removesuffix(".gz")
+    if len(digits) != 16 or digits == name:
+        return None
+    try:
+        return int(digits, 16)
+    except ValueError:
+        return None
 
 
 class RawArchive:
@@ -70,17 +83,31 @@ class RawArchive:
 
     async def segments(self, instance_id: str, identity: str) -> list[ArchivedSegment]:
         folder = _folder(self._prefix, instance_id, identity)
-        found: list[ArchivedSegment] = []
+        return (await self._listed(folder)).get("", [])
+
+    async def generations(self, instance_id: str) -> dict[str, list[ArchivedSegment]]:
+        """Every archived generation of ``instance_id``: identity -> its segments in order."""
+        return await self._listed(f"{self._prefix}{instance_id}/")
+
+    async def _listed(self, folder: str) -> dict[str, list[ArchivedSegment]]:
+        """The segments under ``folder`` by the path between it and their name (identities
+        hold slashes, so the segment's name is what follows the last one)."""
+        found: dict[str, list[ArchivedSegment]] = {}
         paginator = self._client.get_paginator("list_objects_v2")
         try:
             async for page in paginator.paginate(Bucket=self._bucket, Prefix=folder):
                 for item in page.get("Contents", []):
-                    name = item["Key"][len(folder) :]
-                    if name.endswith(".gz") and "/" not in name:
-                        found.append(ArchivedSegment(item["Key"], int(name[:-3], 16)))
+                    between, _, name = item["Key"][len(folder) :].rpartition("/")
+                    start = _segment_start(name)
+                    if start is not None:
+                        written_ms = int(item["LastModified"].timestamp() * 1000)
+                        segment = ArchivedSegment(item["Key"], start, written_ms)
+                        found.setdefault(between, []).append(segment)
         except ClientError as exc:
             raise from_aws_error(exc) from exc
-        return sorted(found, key=lambda segment: segment.start)
+        for segments in found.values():
+            segments.sort(key=lambda segment: segment.start)
+        return found
 
     async def discard(self, instance_id: str, identity: str) -> None:
         """Delete a generation's segments (its checkpoint was reset: they may hold bytes of

@@ -28,7 +28,7 @@ from processor.batching import Batcher
 from processor.config import ProcessorSettings
 from processor.consume import EventConsumer
 from processor.deadletter import DeadLetters
-from processor.shipping import Shipper
+from processor.shipping import DeadLetterWriter, Shipper
 from processor.sinks import Sink
 from processor.sinks.file import FileSink
 from processor.sinks.openobserve import OpenObserveSink
@@ -40,7 +40,7 @@ from processor.work import FileWork, InflightBytes
 if TYPE_CHECKING:
     import redis.asyncio as redis
 
-__all__ = ["run_processor"]
+__all__ = ["delivery", "run_processor"]
 
 log = get_logger(__name__)
 
@@ -49,6 +49,32 @@ def _sink(settings: ProcessorSettings) -> Sink:
     if settings.processor.sink == "file":
         return FileSink(Path(settings.processor.file_sink_dir))
     return OpenObserveSink(settings.openobserve)
+
+
+async def delivery(
+    settings: ProcessorSettings, dead_letters: DeadLetterWriter, stack: contextlib.AsyncExitStack
+) -> tuple[Shipper, Batcher]:
+    """The sink, its shipper and the batcher in front of it, as the settings describe them; the
+    sink is closed by ``stack``. Shared with the operator commands that ship records (replay,
+    dlq retry), so they deliver exactly as the service does."""
+    config = settings.processor
+    sink = _sink(settings)
+    stack.push_async_callback(sink.aclose)
+    shipper = Shipper(
+        sink,
+        dead_letters,
+        retry_base_s=config.retry_base_s,
+        retry_max_s=config.retry_max_s,
+        halted_retry_interval_s=config.halted_retry_interval_s,
+    )
+    batcher = Batcher(
+        shipper,
+        max_records=config.max_batch_records,
+        max_bytes=config.max_batch_bytes,
+        max_age_s=config.max_batch_age_s,
+        max_concurrent=config.max_concurrent_requests,
+    )
+    return shipper, batcher
 
 
 @contextlib.asynccontextmanager
@@ -113,29 +139,13 @@ async def run_processor(settings: ProcessorSettings, lifecycle: Lifecycle) -> No
         await producer.start()
         stack.push_async_callback(producer.stop)
         dead_letters = DeadLetters(producer, kafka.dead_letter_topic)
-
-        sink = _sink(settings)
-        stack.push_async_callback(sink.aclose)
-        shipper = Shipper(
-            sink,
-            dead_letters,
-            retry_base_s=config.retry_base_s,
-            retry_max_s=config.retry_max_s,
-            halted_retry_interval_s=config.halted_retry_interval_s,
-        )
+        shipper, batcher = await delivery(settings, dead_letters, stack)
 
         async def sink_check() -> None:
             if shipper.halted_reason is not None:
                 raise RuntimeError(f"sink halted: {shipper.halted_reason}")
 
         lifecycle.readiness.add("sink", sink_check)
-        batcher = Batcher(
-            shipper,
-            max_records=config.max_batch_records,
-            max_bytes=config.max_batch_bytes,
-            max_age_s=config.max_batch_age_s,
-            max_concurrent=config.max_concurrent_requests,
-        )
         inflight = InflightBytes(config.max_inflight_bytes)
         source = await stack.enter_async_context(_source(settings, aws, valkey))
         archive = None
@@ -168,7 +178,9 @@ async def run_processor(settings: ProcessorSettings, lifecycle: Lifecycle) -> No
 
         batching_done = asyncio.Event()
         batching = asyncio.create_task(batcher.run(batching_done), name="batcher")
-        log.info("processor_started", source=config.source, sink=sink.name, topic=kafka.topic)
+        log.info(
+            "processor_started", source=config.source, sink=shipper.sink.name, topic=kafka.topic
+        )
         try:
             await events.run(lifecycle.stopping, lifecycle.liveness)
         finally:

@@ -54,7 +54,7 @@ from processor.sources import (
     anchor_of,
 )
 
-__all__ = ["FileWork", "InflightBytes", "log_type_of"]
+__all__ = ["FileWork", "InflightBytes", "log_type_of", "submit_records"]
 
 log = get_logger(__name__)
 
@@ -488,20 +488,36 @@ class FileWork:
         return await checkpointer.finish()
 
     async def _submit(self, records: list[Record], context: FileContext, ticket: Ticket) -> None:
-        if not records:
-            return
-        ticket.add(len(records))
-        streams: dict[str, str] = {}
-        documents = []
-        for record in records:
-            log_type = record["log_type"]
-            stream = streams.get(log_type)
-            if stream is None:
-                stream = streams[log_type] = self._streams.for_log_type(str(log_type))
-            rid, body = context.finish(record)
-            documents.append(Document(stream, rid, body, ticket))
-        await self._batcher.submit_all(documents)
-        RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
+        await submit_records(self._batcher, self._streams, records, context, lambda _s: ticket)
+
+
+async def submit_records(
+    batcher: Batcher,
+    streams: StreamNames,
+    records: list[Record],
+    context: FileContext,
+    ticket_for: Callable[[str], Ticket],
+) -> None:
+    """Give parsed records their context and id and hand them to the batcher, each with the
+    ticket ``ticket_for(stream)`` counts it in. May wait for a shipping slot."""
+    if not records:
+        return
+    targets: dict[str, tuple[str, Ticket]] = {}
+    counts: dict[str, int] = {}
+    documents = []
+    for record in records:
+        log_type = record["log_type"]
+        target = targets.get(log_type)
+        if target is None:
+            stream = streams.for_log_type(str(log_type))
+            target = targets[log_type] = (stream, ticket_for(stream))
+        rid, body = context.finish(record)
+        documents.append(Document(target[0], rid, body, target[1]))
+        counts[log_type] = counts.get(log_type, 0) + 1
+    for log_type, count in counts.items():
+        targets[log_type][1].add(count)  # before the batcher can settle any of them
+    await batcher.submit_all(documents)
+    RECORDS.labels(str(records[0]["log_type"]), "parsed").inc(len(records))
 
 
 class _RecentBytes:
