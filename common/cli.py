@@ -14,7 +14,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 __all__ = ["COMMANDS", "main", "point_in_time_ms"]
@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "discovery.backfill",
         "publish events so the processor (re)ingests log files still on instances",
     ),
+    "replay": (
+        "processor.replay",
+        "ingest log files again from the raw archive in S3, under their original record ids",
+    ),
     "simulate": (
         "simulator.cli",
         "run a simulated Aurora fleet whose log files grow and rotate, served by moto",
@@ -54,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def point_in_time_ms(text: str, *, now_s: float | None = None) -> int:
@@ -71,7 +76,7 @@ def point_in_time_ms(text: str, *, now_s: float | None = None) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)  # exact, unlike float seconds
 
 
 def _load(module_name: str) -> ModuleType:
