@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "processor.replay",
         "ingest log files again from the raw archive in S3, under their original record ids",
     ),
+    "dlq": (
+        "processor.deadletter_cli",
+        "inspect the dead-letter topic, or re-drive its events and records (retry)",
+    ),
     "simulate": (
         "simulator.cli",
         "run a simulated Aurora fleet whose log files grow and rotate, served by moto",

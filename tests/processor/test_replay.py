@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -17,20 +17,11 @@ from processor.archive import RawArchive
 from processor.records import record_id
 from simulator import AURORA_MYSQL_3, Fleet, LogProfile, Rate
 from tests.contract.openobserve_server import OpenObserveContractServer
+from tests.processor.conftest import PASSWORD, USER
 
 pytestmark = pytest.mark.integration
 
-USER, PASSWORD = "root@example.com", "pw"
 SLOW, GENERAL = "slowquery/mysql-slowquery.log", "general/mysql-general.log"
-
-
-@pytest.fixture(scope="module")
-def openobserve() -> Iterator[OpenObserveContractServer]:
-    # A wide window: simulated logs are dated in the past.
-    with OpenObserveContractServer(
-        root_email=USER, root_password=PASSWORD, ingest_allowed_upto_hours=10**6
-    ) as server:
-        yield server
 
 
 def _replay(*args: str) -> int:
@@ -44,10 +35,11 @@ async def test_replay_ships_archived_files_again_under_their_ids(
     kafka_bootstrap: str,
     moto_url: str,
     aws_environ: dict[str, str],
-    openobserve: OpenObserveContractServer,
+    wide_openobserve: OpenObserveContractServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    openobserve = wide_openobserve
     openobserve.reset()
     rates = {"slowquery": Rate(entries_per_s=10), "general": Rate(entries_per_s=10)}
     cluster = fleet.add_cluster(ident("rp"), AURORA_MYSQL_3, instances=1, profile=LogProfile(rates))
