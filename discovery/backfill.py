@@ -46,6 +46,7 @@ from common.clients.kafka import ensure_topics, make_producer
 from common.clients.valkey import make_valkey
 from common.errors import AuroraLogsError, ConfigurationError, NotFoundError, RejectedError
 from common.events import Engine
+from common.logs import configure_logging
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import load_settings
 from common.tracking import TrackedFile, TrackingTable
@@ -365,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"aurora-logs backfill: {exc}", file=sys.stderr)
         return 2
+    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
+    configure_logging(settings.logging, service="aurora-logs-backfill", stream=sys.stderr)
     if args.since > time.time() * 1000:
         print("aurora-logs backfill: --since is in the future", file=sys.stderr)
         return 2

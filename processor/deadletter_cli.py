@@ -48,6 +48,7 @@ from aiokafka.errors import KafkaError
 from common.clients.kafka import connection_options, make_admin, make_consumer, make_producer
 from common.errors import ConfigurationError, MalformedEventError
 from common.events import decode_event, event_key
+from common.logs import configure_logging
 from common.settings import KafkaSettings, load_settings
 from discovery.identity import birth_name
 from discovery.publisher import KafkaEventPublisher, Outgoing
@@ -402,6 +403,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"aurora-logs dlq: {exc}", file=sys.stderr)
         return 2
+    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
+    configure_logging(settings.logging, service="aurora-logs-dlq", stream=sys.stderr)
     try:
         if args.action == "inspect":
             return asyncio.run(_inspect(settings.kafka, args, sys.stdout))

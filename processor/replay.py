@@ -36,6 +36,7 @@ from common.clients.kafka import make_producer
 from common.errors import AuroraLogsError, ConfigurationError
 from common.events import Engine, LogFileEvent, LogKind
 from common.lognames import parse_log_name
+from common.logs import configure_logging
 from common.settings import load_settings
 from common.tracking import TrackingTable
 from discovery.config import matches_pattern
@@ -259,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"aurora-logs replay: {exc}", file=sys.stderr)
         return 2
+    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
+    configure_logging(settings.logging, service="aurora-logs-replay", stream=sys.stderr)
     try:
         return asyncio.run(_replay(settings, args))
     except ConfigurationError as exc:

@@ -326,7 +326,7 @@ class FileWork:
             CHECKPOINT_CONFLICTS.inc()
             return None
         log.info(
-            "checkpoint_rewound",
+            "checkpoint_moved_to_start",
             instance=tracked.instance_id,
             identity=tracked.identity,
             from_offset=tracked.checkpoint.offset,

@@ -89,7 +89,7 @@ async def _events_on(kafka: KafkaSettings) -> list[tuple[bytes | None, LogFileEv
     await consumer.start()
     found: list[tuple[bytes | None, LogFileEvent]] = []
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: a loaded machine joins groups slowly
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             found += [(m.key, decode_event(m.value)) for ms in batches.values() for m in ms]
