@@ -14,9 +14,11 @@ import pytest
 from common.cli import main
 from common.clients.aws import AwsClients
 from common.clients.kafka import make_consumer
+from common.clients.valkey import make_valkey
 from common.events import LogFileEvent, decode_event
-from common.settings import AwsSettings, KafkaSettings
+from common.settings import AwsSettings, KafkaSettings, ValkeySettings
 from common.tracking import Checkpoint, Observation, TrackedFile, TrackingTable
+from discovery.leases import LeaseStore
 from simulator import AURORA_MYSQL_3, Fleet, LogProfile, Rate
 
 pytestmark = pytest.mark.integration
@@ -110,12 +112,13 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
     sizes = _sizes(fleet, instance)
     assert {SLOW, GENERAL, ERROR} <= set(sizes)
     topic, table_name = unique_name("events"), unique_name("tracking")
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
     for name, value in {
         "AURORA_AWS__ENDPOINT_URL": moto_url,
         "AURORA_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "AURORA_KAFKA__TOPIC": topic,
         "AURORA_VALKEY__URL": valkey_url,
-        "AURORA_VALKEY__KEY_PREFIX": f"test-{uuid.uuid4().hex[:10]}:",
+        "AURORA_VALKEY__KEY_PREFIX": prefix,
         "AURORA_DYNAMODB__TABLE": table_name,
     }.items():
         monkeypatch.setenv(name, value)
@@ -138,8 +141,23 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         assert "1 catch-up, 1 untracked, 1 up-to-date; would publish 1 events" in out
         assert await table.get(instance, f"{ERROR}@1") is None
 
-        # For real: the untracked file is recorded (and published) by one discovery poll, the
-        # half-read one gets a catch-up event.
+        # While a discovery replica holds the instance's lease, it is the one to record new
+        # files: backfill leaves them (and says so) but catches up the rest.
+        valkey = make_valkey(ValkeySettings(url=valkey_url))
+        leases = LeaseStore(valkey, key_prefix=prefix, holder="discovery-a", ttl_s=30)
+        held = await leases.acquire([instance])
+        assert await asyncio.to_thread(_backfill, *argv) == 1
+        out = capsys.readouterr().out
+        assert f"  untracked   {instance}  {ERROR}" in out
+        assert f"discovery replica discovery-a:{held[instance].fence} holds the lease" in out
+        assert await table.get(instance, f"{ERROR}@1") is None
+        await leases.release(held.values())
+        await valkey.aclose()
+        first = await _events(kafka_bootstrap, topic, expected=1)
+        assert [(e.file_identity, e.from_start) for _key, e in first] == [(f"{GENERAL}@1", False)]
+
+        # Once the lease is free, the untracked file is recorded (and published) by one
+        # discovery poll; the half-read one gets a catch-up event again.
         assert await asyncio.to_thread(_backfill, *argv) == 0
         out = capsys.readouterr().out
         assert f"  recorded    {instance}  {ERROR}" in out
@@ -147,10 +165,12 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         recorded = await table.get(instance, f"{ERROR}@1")
         assert recorded is not None
         assert recorded.observation.seen_size == sizes[ERROR][0]
-        events = await _events(kafka_bootstrap, topic, expected=2)
+        events = await _events(kafka_bootstrap, topic, expected=3)
+        general = (f"{instance}/{GENERAL}".encode(), f"{GENERAL}@1", sizes[GENERAL][0], False)
         assert sorted((key, e.file_identity, e.size_bytes, e.from_start) for key, e in events) == [
             (f"{instance}/{ERROR}".encode(), f"{ERROR}@1", sizes[ERROR][0], False),
-            (f"{instance}/{GENERAL}".encode(), f"{GENERAL}@1", sizes[GENERAL][0], False),
+            general,  # from the run that left the error log to discovery
+            general,
         ]
 
         # --from-start: every tracked file matching the filter, flagged; nothing else.
@@ -168,10 +188,10 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         )
         out = capsys.readouterr().out
         assert "2 from-start; published 2 events" in out
-        events = await _events(kafka_bootstrap, topic, expected=4)
+        events = await _events(kafka_bootstrap, topic, expected=5)
         reread = sorted((e.file_identity, e.from_start) for _key, e in events if e.from_start)
         assert reread == [(f"{GENERAL}@1", True), (f"{SLOW}@1", True)]
-        assert len(events) == 4
+        assert len(events) == 5
 
         # Nothing written since a time after the last write: nothing to do.
         later = _iso(fleet.clock.now_us() // 1000 + 60_000)
