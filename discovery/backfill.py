@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from aiokafka.errors import KafkaError
 
@@ -104,12 +104,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+Action = Literal["catch-up", "from-start", "up-to-date", "untracked", "recorded"]
+
+
 @dataclass(frozen=True)
 class _Decision:
-    """What backfill does about one listed file."""
+    """What backfill does about one listed file (see the module docstring)."""
 
     entry: Entry
-    action: str  # catch-up | from-start | up-to-date | untracked | recorded
+    action: Action
     file: TrackedFile | None = None
 
 
@@ -259,7 +262,7 @@ class _Backfill:
         ok = dict(zip((o.event.file_identity for o in outgoing), confirmed, strict=False))
         counts: dict[str, int] = {}
         for decision in decisions:
-            action = decision.action
+            action: str = decision.action
             if decision.file is not None and ok.get(decision.file.identity) is False:
                 action = "unconfirmed"
             counts[action] = counts.get(action, 0) + 1

@@ -13,13 +13,12 @@ import pytest
 
 from common.cli import main
 from common.clients.aws import AwsClients
-from common.clients.kafka import make_consumer
 from common.clients.valkey import make_valkey
-from common.events import LogFileEvent, decode_event
-from common.settings import AwsSettings, KafkaSettings, ValkeySettings
+from common.settings import AwsSettings, ValkeySettings
 from common.tracking import Checkpoint, Observation, TrackedFile, TrackingTable
 from discovery.leases import LeaseStore
 from simulator import AURORA_MYSQL_3, Fleet, LogProfile, Rate
+from tests.waiting import events_on
 
 pytestmark = pytest.mark.integration
 
@@ -67,26 +66,6 @@ async def _track(
         await table.save_checkpoint(
             instance, created.identity, created.checkpoint, Checkpoint(read)
         )
-
-
-async def _events(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, LogFileEvent]]:
-    """Every event on ``topic`` once ``expected`` have arrived (and a moment for any extra)."""
-    consumer = make_consumer(
-        KafkaSettings(bootstrap_servers=bootstrap), topic, group_id=uuid.uuid4().hex
-    )
-    await consumer.start()
-    found: list[tuple[bytes, LogFileEvent]] = []
-    try:
-        deadline = time.monotonic() + 60  # generous: a loaded machine joins groups slowly
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                found += [(r.key or b"", decode_event(r.value)) for r in records]
-            if len(found) >= expected and not batches:
-                break
-    finally:
-        await consumer.stop()
-    return found
 
 
 def _backfill(*args: str) -> int:
@@ -153,7 +132,7 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         assert await table.get(instance, f"{ERROR}@1") is None
         await leases.release(held.values())
         await valkey.aclose()
-        first = await _events(kafka_bootstrap, topic, expected=1)
+        first = await events_on(kafka_bootstrap, topic, at_least=1)
         assert [(e.file_identity, e.from_start) for _key, e in first] == [(f"{GENERAL}@1", False)]
 
         # Once the lease is free, the untracked file is recorded (and published) by one
@@ -165,7 +144,7 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         recorded = await table.get(instance, f"{ERROR}@1")
         assert recorded is not None
         assert recorded.observation.seen_size == sizes[ERROR][0]
-        events = await _events(kafka_bootstrap, topic, expected=3)
+        events = await events_on(kafka_bootstrap, topic, at_least=3)
         general = (f"{instance}/{GENERAL}".encode(), f"{GENERAL}@1", sizes[GENERAL][0], False)
         assert sorted((key, e.file_identity, e.size_bytes, e.from_start) for key, e in events) == [
             (f"{instance}/{ERROR}".encode(), f"{ERROR}@1", sizes[ERROR][0], False),
@@ -188,7 +167,7 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         )
         out = capsys.readouterr().out
         assert "2 from-start; published 2 events" in out
-        events = await _events(kafka_bootstrap, topic, expected=5)
+        events = await events_on(kafka_bootstrap, topic, at_least=5)
         reread = sorted((e.file_identity, e.from_start) for _key, e in events if e.from_start)
         assert reread == [(f"{GENERAL}@1", True), (f"{SLOW}@1", True)]
         assert len(events) == 5

@@ -6,20 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
 
 from common.cli import main
-from common.clients.kafka import ensure_topics, make_consumer, make_producer
-from common.events import LogFileEvent, decode_event, encode_event
+from common.clients.kafka import ensure_topics, make_producer
+from common.events import LogFileEvent, encode_event
 from common.settings import KafkaSettings
 from processor.deadletter import DeadLetters
 from processor.delivery import Document, Rejection, Ticket
 from tests.contract.openobserve_server import OpenObserveContractServer
 from tests.processor.conftest import PASSWORD, USER
+from tests.waiting import events_on
 
 pytestmark = pytest.mark.integration
 
@@ -82,22 +82,6 @@ async def _dead_letter(kafka: KafkaSettings) -> None:
         )
     finally:
         await producer.stop()
-
-
-async def _events_on(kafka: KafkaSettings) -> list[tuple[bytes | None, LogFileEvent]]:
-    consumer = make_consumer(kafka, kafka.topic, group_id=uuid.uuid4().hex)
-    await consumer.start()
-    found: list[tuple[bytes | None, LogFileEvent]] = []
-    try:
-        deadline = time.monotonic() + 60  # generous: a loaded machine joins groups slowly
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            found += [(m.key, decode_event(m.value)) for ms in batches.values() for m in ms]
-            if found and not batches:
-                break
-    finally:
-        await consumer.stop()
-    return found
 
 
 def _dlq(*args: str) -> int:
@@ -164,7 +148,7 @@ async def test_inspect_lists_and_retry_redrives_each_entry_once(
     assert "re-drove 1 events" in out
     assert "2 records (1 delivered, 1 dead-lettered again)" in out
     assert "  skipped: 1" in out
-    assert await _events_on(kafka) == [(KEY, _event())]
+    assert await events_on(kafka_bootstrap, kafka.topic, at_least=1) == [(KEY, _event())]
     assert [row["record_id"] for row in openobserve.records("default", STREAM)] == ["aaaa-10"]
 
     # The group remembers: only the entry written by the last run is new to it.
