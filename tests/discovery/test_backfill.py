@@ -177,6 +177,13 @@ async def test_backfill_catches_up_records_untracked_and_rereads_from_start(
         assert await asyncio.to_thread(_backfill, "--instance", instance, "--since", later) == 0
         assert "0 files written since" in capsys.readouterr().out
 
+        # An instance that does not exist is an error for it alone; the others are done.
+        argv = ["--instance", "no-such-db", "--instance", instance, "--since", later]
+        assert await asyncio.to_thread(_backfill, *argv) == 1
+        captured = capsys.readouterr()
+        assert "aurora-logs backfill: no-such-db: " in captured.err
+        assert f"backfill {instance}: 0 files written since" in captured.out
+
 
 def test_bad_input_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
