@@ -36,7 +36,7 @@ import contextlib
 import json
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -195,7 +195,7 @@ async def _partitions(kafka: KafkaSettings, topic: str) -> list[int]:
 
 async def _batches(
     consumer: AIOKafkaConsumer, kafka: KafkaSettings
-) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]], None]:
     """Assign every partition of the dead-letter topic and yield fetched messages until each
     partition's position reaches the end offset it had when this started. Nothing when the
     topic does not exist."""
@@ -374,17 +374,18 @@ async def _retry(settings: ProcessorSettings, args: argparse.Namespace, out: Tex
         stack.push_async_callback(consumer.stop)
         retry = _Retry(settings, args, publisher=publisher, batcher=batcher, out=out)
         status = 0
-        async for batch in _batches(consumer, kafka):
-            if not await retry.batch(batch):
-                print(
-                    "aurora-logs dlq retry: Kafka did not confirm a re-published event; "
-                    "stopped before committing it",
-                    file=sys.stderr,
-                )
-                status = 1
-                break
-            if not args.dry_run:
-                await consumer.commit(_next_offsets(batch))
+        async with contextlib.aclosing(_batches(consumer, kafka)) as batches:
+            async for batch in batches:
+                if not await retry.batch(batch):
+                    print(
+                        "aurora-logs dlq retry: Kafka did not confirm a re-published event; "
+                        "stopped before committing it",
+                        file=sys.stderr,
+                    )
+                    status = 1
+                    break
+                if not args.dry_run:
+                    await consumer.commit(_next_offsets(batch))
         retry.report(args.group)
         return status
 
