@@ -35,6 +35,10 @@ class ProcessorConfig(Section):
     # Where records go: OpenObserve, or NDJSON files per stream (local runs, debugging).
     sink: Literal["openobserve", "file"] = "openobserve"
     file_sink_dir: str = "/var/lib/aurora-logs/records"
+    # The file sink rotates <stream>.ndjson past this size (to .1, .2 ...) and keeps this
+    # many rotated files per stream; a batch is never split, so one larger batch gets a file.
+    file_sink_max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    file_sink_keep_files: int = Field(default=5, ge=0)
     streams: StreamNames = StreamNames()
 
     # Batches to the sink: cut at whichever bound is reached first.

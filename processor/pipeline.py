@@ -47,7 +47,11 @@ log = get_logger(__name__)
 
 def _sink(settings: ProcessorSettings) -> Sink:
     if settings.processor.sink == "file":
-        return FileSink(Path(settings.processor.file_sink_dir))
+        return FileSink(
+            Path(settings.processor.file_sink_dir),
+            max_file_bytes=settings.processor.file_sink_max_file_bytes,
+            keep_files=settings.processor.file_sink_keep_files,
+        )
     return OpenObserveSink(settings.openobserve)
 
 
