@@ -49,6 +49,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "processor.deadletter_cli",
         "inspect the dead-letter topic, or re-drive its events and records (retry)",
     ),
+    "status": (
+        "common.status_cli",
+        "per instance and file: size seen, published, ingested, lag; the consumer group's lag",
+    ),
+    "search": (
+        "common.search_cli",
+        "run an SQL query against OpenObserve's _search API and print the hits",
+    ),
     "simulate": (
         "simulator.cli",
         "run a simulated Aurora fleet whose log files grow and rotate, served by moto",

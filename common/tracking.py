@@ -298,6 +298,27 @@ class TrackingTable:
             if not start:
                 return files
 
+    async def all_files(self) -> list[TrackedFile]:
+        """Every tracked generation of every instance (paginated Scan, consistent read).
+
+        For operators' views (``aurora-logs status``, ``make run``): a Scan reads the whole
+        table, so the services never call it.
+        """
+        files: list[TrackedFile] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            try:
+                answer = await self._client.scan(**kwargs)
+            except ClientError as exc:
+                raise from_aws_error(exc) from exc
+            files.extend(_from_item(dict(raw)) for raw in answer.get("Items", []))
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return files
+
     async def create(self, file: TrackedFile) -> TrackedFile:
         """Insert a new generation; raises :class:`ConflictError` if the identity exists."""
         created = replace(file, observation=replace(file.observation, version=1))
