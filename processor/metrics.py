@@ -23,6 +23,11 @@ BYTES_SHIPPED = Counter(
     "Record bytes delivered to the sink, by stream.",
     ["stream"],
 )
+RECORDS_SHIPPED = Counter(
+    "aurora_processor_records_shipped_total",
+    "Records the sink confirmed as delivered, by stream.",
+    ["stream"],
+)
 BATCHES = Counter(
     "aurora_processor_batches_total", "Batches sent to the sink, by outcome.", ["stream", "outcome"]
 )

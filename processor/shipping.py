@@ -24,7 +24,13 @@ from typing import Protocol
 from common.errors import PermanentError, RetriableError
 from common.logs import get_logger
 from processor.delivery import Document, Rejection, Ticket
-from processor.metrics import BATCHES, BYTES_SHIPPED, SINK_HALTED, SINK_RETRIES
+from processor.metrics import (
+    BATCHES,
+    BYTES_SHIPPED,
+    RECORDS_SHIPPED,
+    SINK_HALTED,
+    SINK_RETRIES,
+)
 from processor.sinks import BatchMalformedError, BatchTooLargeError, Retry, Sink
 
 __all__ = ["DeadLetterWriter", "Shipper"]
@@ -118,7 +124,7 @@ class Shipper:
         self, stream: str, documents: Sequence[Document], outcomes: Sequence[object]
     ) -> None:
         rejected: list[tuple[Document, Rejection]] = []
-        delivered_bytes = 0
+        delivered_bytes = delivered_records = 0
         # Settled once per ticket, not once per document: a batch mostly holds a few files.
         delivered: dict[int, tuple[Ticket, int]] = {}
         for document, outcome in zip(documents, outcomes, strict=True):
@@ -127,11 +133,13 @@ class Shipper:
                 seen = delivered.get(id(ticket))
                 delivered[id(ticket)] = (ticket, 1 if seen is None else seen[1] + 1)
                 delivered_bytes += document.size
+                delivered_records += 1
             elif isinstance(outcome, Rejection):
                 rejected.append((document, outcome))
         for ticket, settled in delivered.values():
             ticket.settle(delivered=settled)
         BYTES_SHIPPED.labels(stream).inc(delivered_bytes)
+        RECORDS_SHIPPED.labels(stream).inc(delivered_records)
         BATCHES.labels(stream, "delivered" if not rejected else "partial").inc()
         if rejected:
             await self._reject(stream, rejected)

@@ -10,6 +10,7 @@ import pytest
 from common.errors import AccessDeniedError, UnavailableError
 from processor.batching import Batcher
 from processor.delivery import Document, Rejection, Ticket
+from processor.metrics import RECORDS_SHIPPED
 from processor.shipping import Shipper
 from processor.sinks import RETRY, BatchMalformedError, BatchTooLargeError, Outcome
 from tests.processor.recorders import RecordingDeadLetters
@@ -76,12 +77,15 @@ async def test_per_item_refusals_are_dead_lettered_and_retries_resent() -> None:
     sink = ScriptedSink(answer, "ok")
     dead = RecordingDeadLetters()
     ticket = Ticket()
-    documents = _documents(ticket, 4)
+    documents = _documents(ticket, 4, stream="refusals")
     ticket.seal()
-    await _shipper(sink, dead).ship("s", documents)
+    shipped_before = RECORDS_SHIPPED.labels("refusals")._value.get()
+    await _shipper(sink, dead).ship("refusals", documents)
     assert sink.sent == [["r0", "r1", "r2", "r3"], ["r2"]]
     assert dead.written == [("r1", "too_old")]
     assert (ticket.delivered, ticket.rejected) == (3, 1)
+    # Counted once delivered: neither the dead-lettered one nor the retried one's first try.
+    assert RECORDS_SHIPPED.labels("refusals")._value.get() - shipped_before == 3
 
 
 @pytest.mark.parametrize("error", [BatchTooLargeError("413"), BatchMalformedError("400")])
