@@ -33,7 +33,7 @@ K8S_ORDER    := k8s/setup.yaml k8s/configmaps k8s/services k8s/statefulsets k8s/
 help:
 	@echo "make setup        virtualenv, the package with its dev extra, Kafka jars (cached)"
 	@echo "make test         setup, then lint, type checks and the whole test suite"
-	@echo "make run          the whole pipeline on a local stack"
+	@echo "make run          the whole pipeline on a local stack, live (DURATION=60 stops after 60 s)"
 	@echo "make bench        every benchmark below, one after the other (about half an hour)"
 	@echo "make bench-parse  parser vs pt-query-digest and pgbadger (CPU s, memory)"
 	@echo "make bench-discovery  discovery at fleet scale: RDS calls, detection delay, hand-over"
@@ -87,8 +87,10 @@ stack-down:
 stack-status: setup
 	$(PY) -m devstack status
 
+# make run DURATION=60 stops after a minute; RUN_ARGS passes any other option (RUN_ARGS=--help).
+DURATION ?= 0
 run: setup
-	$(PY) -m devstack.run $(RUN_ARGS)
+	$(PY) -m devstack.run --duration $(DURATION) $(RUN_ARGS)
 
 bench: bench-parse bench-discovery bench-pipeline bench-simulator
 
