@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -136,6 +137,14 @@ def _openobserve_samples(settings: CommonSettings, count: int) -> dict[str, list
     return samples
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when under it (shorter, and copy-pastable)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
 
@@ -216,13 +225,30 @@ class Run:
 
     def describe(self, env: Mapping[str, str]) -> None:
         if env["AURORA_PROCESSOR__SINK"] == "file":
-            target = f"file sink, NDJSON per stream in {self.data}/"
+            target = f"file sink, NDJSON per stream in {_shown(self.data)}/"
         else:
             target = f"OpenObserve at {env['AURORA_OPENOBSERVE__URL']}"
         self.console.print(f"records go to: {target}")
         for name, (_role, url) in self.metrics_urls.items():
             self.console.print(f"{name}: {url.removesuffix('/metrics')}/metrics /healthz /readyz")
-        self.console.print(f"service logs: {self.logs}/")
+        self.console.print(f"service logs: {_shown(self.logs)}/")
+        # What another shell needs for `aurora-logs status` (and search) against this run.
+        shared = {
+            name: value
+            for name, value in env.items()
+            if name.startswith(("AURORA_KAFKA__", "AURORA_AWS__", "AURORA_OPENOBSERVE__"))
+            or name in {"AURORA_DYNAMODB__TABLE", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+        }
+        shared["AWS_ACCESS_KEY_ID"] = env["AWS_ACCESS_KEY_ID"]
+        env_file = self.workdir / "env"
+        env_file.write_text(
+            "".join(
+                f"export {name}={shlex.quote(value)}\n" for name, value in sorted(shared.items())
+            )
+        )
+        self.console.print(
+            f"in another shell: . {_shown(env_file)} && .venv/bin/aurora-logs status"
+        )
 
     def dead_service(self) -> ManagedProcess | None:
         return next((p for p in self.services.values() if not p.running()), None)
@@ -370,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if leftovers or left:
         print(f"\nprocesses left running: {leftovers or ''} {left or ''}")
         return 1
-    print(f"\nall processes stopped; logs in {run.logs}/")
+    print(f"\nall processes stopped; logs in {_shown(run.logs)}/")
     return status
 
 
