@@ -51,7 +51,8 @@ def _error(answer: httpx.Response) -> SearchError:
     if not isinstance(body, dict):
         return SearchError(answer.status_code, answer.text.strip())
     message = str(body.get("message") or body.get("error") or answer.reason_phrase)
-    if detail := body.get("error_detail"):
+    detail = body.get("error_detail")
+    if detail and str(detail) not in message:
         message = f"{message} ({detail})"
     code = body.get("code")
     return SearchError(answer.status_code, message, int(code) if isinstance(code, int) else None)

@@ -27,9 +27,11 @@ import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aioboto3
+import httpx
 from rich.console import Console
 from rich.live import Live
 
@@ -46,7 +48,11 @@ from devstack.stack import ROOT, LocalStack
 # can find any process a run left behind. AURORA_STACK_* is ignored by the settings.
 RUN_MARKER = "AURORA_STACK_RUN"
 REPLICAS = 2
-_SAMPLE_CHARS = 240
+_SAMPLE_CHARS = 300
+# Bookkeeping fields left out of the closing samples, so the parsed fields fit on a line.
+_SAMPLE_OMITS = frozenset(
+    {"_id", "record_id", "offset", "length", "log_type", "message", "engine_version", "cluster"}
+)
 
 # Quick polls and short leases: a local fleet of a few instances shows its first records
 # within seconds, and a replica's instances move to the other one within a few seconds.
@@ -116,7 +122,7 @@ def _file_samples(data_dir: Path, count: int) -> dict[str, list[str]]:
         lines: list[str] = []
         with contextlib.suppress(OSError), path.open() as handle:
             for line in handle:
-                lines.append(_shorten(line.strip()))
+                lines.append(_sample(json.loads(line)))
                 if len(lines) >= count:
                     break
         samples[stream] = lines
@@ -131,8 +137,11 @@ def _openobserve_samples(settings: CommonSettings, count: int) -> dict[str, list
             result = search(
                 settings.openobserve, f'SELECT * FROM "{stream}"', start_us=start_us, limit=count
             )
-            samples[stream] = [_shorten(json.dumps(hit)) for hit in result.hits]
-        except (SearchError, OSError) as exc:
+            samples[stream] = [_sample(hit) for hit in result.hits]
+        except SearchError as exc:
+            # 20002: a stream never ingested (OpenObserve's "not found" for searches).
+            samples[stream] = [] if exc.code == 20002 else [f"(search failed: {exc})"]
+        except httpx.HTTPError as exc:
             samples[stream] = [f"(search failed: {exc})"]
     return samples
 
@@ -145,7 +154,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _shorten(text: str) -> str:
+def _sample(record: Mapping[str, object]) -> str:
+    """One record on one line: its time, then the parsed fields (not the raw message)."""
+    stamp = record.get("_timestamp")
+    when = (
+        datetime.fromtimestamp(stamp / 1_000_000, UTC).isoformat(timespec="milliseconds")
+        if isinstance(stamp, int)
+        else "?"
+    )
+    fields = {"instance": record.get("instance")}
+    fields.update((k, v) for k, v in record.items() if k not in _SAMPLE_OMITS and k != "_timestamp")
+    text = f"{when} " + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
 
 
@@ -358,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (workdir / "logs").mkdir(parents=True)
     # Inherited by every process started from here on, the stack's included.
     os.environ[RUN_MARKER] = str(workdir)
+    environ = dict(os.environ)
+    # make run's own spelling of the URL is no settings variable: every child (they inherit
+    # this environment) would refuse it as unknown. sink_env() reads it from the copy.
+    os.environ.pop("AURORA_OPENOBSERVE_URL", None)
     console = Console(highlight=False)
     run = Run(args, workdir, console)
 
@@ -370,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu: dict[str, float] = {}
     settings: CommonSettings | None = None
     try:
-        env = run.start(os.environ)
+        env = run.start(environ)
         settings = load_settings(CommonSettings, env)
         run.describe(env)
         status, final = asyncio.run(run.watch(settings, env))

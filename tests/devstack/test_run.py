@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devstack.monitor import LOG_TYPES, Metrics
@@ -87,3 +88,43 @@ def test_metrics_are_summed_by_label() -> None:
     }
     assert metrics.total("aurora_processor_records_total", outcome="parsed") == 9
     assert metrics.total("aurora_processor_absent_total") == 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_make_run_ships_to_the_openobserve_it_is_given(
+    tmp_path: Path, openobserve_url: str, openobserve_credentials: tuple[str, str]
+) -> None:
+    workdir = tmp_path / "run"
+    user, password = openobserve_credentials
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "AWS_"))}
+    # make run's spelling of the URL, which no service may see (they refuse unknown names).
+    env.update(
+        AURORA_OPENOBSERVE_URL=openobserve_url,
+        AURORA_OPENOBSERVE__USER=user,
+        AURORA_OPENOBSERVE__PASSWORD=password,
+    )
+    argv = ["--duration", "20", "--every", "10", "--workdir", str(workdir)]
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.run", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert f"records go to: OpenObserve at {openobserve_url}" in output
+    assert not (workdir / "data").exists()
+    for log_type, (_kind, stream) in LOG_TYPES.items():
+        answer = httpx.get(
+            f"{openobserve_url}/_contract/records", params={"org": "default", "stream": stream}
+        )
+        records = [r for r in answer.json()["records"] if str(r["instance"]).startswith("sim-")]
+        assert records, f"no {log_type} record of the run's fleet in OpenObserve"
+        # The closing samples come from OpenObserve's _search: the parsed fields of real records.
+        assert f"{stream}: 2 sample record(s)" in output
+    assert "search failed" not in output
+    assert marked_processes(str(workdir.resolve())) == []
