@@ -30,7 +30,7 @@ def _rate(now: Snapshot, before: Snapshot | None, stream: str) -> str:
 
 def _types_table(now: Snapshot, before: Snapshot | None) -> Table:
     table = Table(title="per log type", title_justify="left", expand=False)
-    for name in ("log type", "files found", "read", "parsed", "shipped", "shipped/s"):
+    for name in ("log type", "files found", "read", "parsed", "shipped", "per s"):
         table.add_column(name, justify="left" if name == "log type" else "right")
     found, read = now.files_discovered(), now.bytes_read()
     parsed, shipped = now.records_parsed(), now.records_shipped()
@@ -80,9 +80,9 @@ def _services_line(now: Snapshot) -> Text:
 def _totals_line(now: Snapshot) -> Text:
     events = now.events_processed
     text = Text(
-        f"instances {now.instances_known}  files tracked {len(now.files)}  "
-        f"events published {now.events_published:,}  processed {events.get('delivered', 0):,}  "
-        f"consumer lag {now.consumer_lag:,} events  "
+        f"instances {now.instances_known}  files {len(now.files)}  events: "
+        f"{now.events_published:,} published, {events.get('delivered', 0):,} processed, "
+        f"{now.consumer_lag:,} queued  "
     )
     text.append(f"retries {now.retries:,}", style="yellow" if now.retries else "")
     text.append("  ")
@@ -95,7 +95,7 @@ def _totals_line(now: Snapshot) -> Text:
 
 
 def live_view(now: Snapshot, before: Snapshot | None, header: str) -> RenderableType:
-    """The terminal view of ``now`` (``before``: the previous snapshot, for rates)."""
+    """The terminal view of ``now`` (``before``: an earlier snapshot, for the rates)."""
     return Group(
         Text(header, style="bold"),
         _services_line(now),

@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -308,12 +309,17 @@ class Run:
         status = 0
         async with Monitor(settings, self.metrics_urls, aws=aws) as monitor:
             if self.console.is_terminal and not self.args.plain:
+                # Rates over the last ten refreshes: per-second counts of batched shipping
+                # jump between 0 and a burst.
+                history: deque[Snapshot] = deque(maxlen=10)
                 with Live(console=self.console, auto_refresh=False, transient=False) as live:
                     while self._remaining_s() > 0:
                         now = await monitor.snapshot()
                         elapsed = time.monotonic() - self.started_at
                         header = f"aurora-logs make run: {elapsed:.0f} s (Ctrl-C stops)"
-                        live.update(live_view(now, last, header), refresh=True)
+                        earlier = history[0] if history else None
+                        live.update(live_view(now, earlier, header), refresh=True)
+                        history.append(now)
                         last = now
                         if self.dead_service() is not None:
                             status = 1
