@@ -64,6 +64,9 @@ def _instances_table(now: Snapshot) -> Table:
     return table
 
 
+_STATE_STYLES = {"up": "green", "not answering": "yellow", "exited": "bold red"}
+
+
 def _services_line(now: Snapshot) -> Text:
     text = Text()
     owned = now.instances_owned()
@@ -71,7 +74,7 @@ def _services_line(now: Snapshot) -> Text:
         if text:
             text.append("  ")
         text.append(service.name + " ")
-        text.append("up" if service.up else "down", style="green" if service.up else "bold red")
+        text.append(service.state, style=_STATE_STYLES.get(service.state, ""))
         if service.name in owned and service.up:
             text.append(f" ({owned[service.name]} instances)")
     return text

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -76,8 +76,13 @@ class Scraped:
     name: str
     role: str  # "discovery" or "processor"
     url: str
-    up: bool
+    # "up" (its /metrics answered), "not answering" (running, e.g. still starting), "exited"
+    state: str
     metrics: Metrics
+
+    @property
+    def up(self) -> bool:
+        return self.state == "up"
 
 
 def _sum(services: Iterable[Scraped], name: str, **match: str) -> float:
@@ -195,10 +200,13 @@ class Monitor:
         services: Mapping[str, tuple[str, str]],
         *,
         aws: AwsClients | None = None,
+        alive: Callable[[str], bool] = lambda _name: True,
         timeout_s: float = 2.0,
     ) -> None:
         """``services``: name -> (role, metrics URL); ``aws``: clients with the credentials
-        the stack accepts (default: the process's own)."""
+        the stack accepts (default: the process's own); ``alive(name)``: whether the service's
+        process still runs (tells a starting service from one that exited)."""
+        self._alive = alive
         self.settings = settings
         self._aws = aws
         self.services = dict(services)
@@ -229,10 +237,11 @@ class Monitor:
         try:
             answer = await self._http.get(url)
             if answer.status_code == 200:
-                return Scraped(name, role, url, True, Metrics.parse(answer.text))
+                return Scraped(name, role, url, "up", Metrics.parse(answer.text))
         except httpx.HTTPError:
             pass
-        return Scraped(name, role, url, False, Metrics())
+        state = "not answering" if self._alive(name) else "exited"
+        return Scraped(name, role, url, state, Metrics())
 
     async def snapshot(self) -> Snapshot:
         assert self._status is not None

@@ -307,7 +307,11 @@ class Run:
         self._wake = asyncio.Event()
         last: Snapshot | None = None
         status = 0
-        async with Monitor(settings, self.metrics_urls, aws=aws) as monitor:
+
+        def alive(name: str) -> bool:
+            return self.services[name].running()
+
+        async with Monitor(settings, self.metrics_urls, aws=aws, alive=alive) as monitor:
             if self.console.is_terminal and not self.args.plain:
                 # Rates over the last ten refreshes: per-second counts of batched shipping
                 # jump between 0 and a burst.

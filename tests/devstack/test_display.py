@@ -49,9 +49,10 @@ def _snapshot(at: float, shipped_metrics: Metrics) -> Snapshot:
     return Snapshot(
         taken_at=at,
         services=[
-            Scraped("discovery-1", "discovery", "u", True, DISCOVERY),
-            Scraped("processor-1", "processor", "u", True, shipped_metrics),
-            Scraped("processor-2", "processor", "u", False, Metrics()),
+            Scraped("discovery-1", "discovery", "u", "up", DISCOVERY),
+            Scraped("discovery-2", "discovery", "u", "not answering", Metrics()),
+            Scraped("processor-1", "processor", "u", "up", shipped_metrics),
+            Scraped("processor-2", "processor", "u", "exited", Metrics()),
         ],
         files=[_file("orders-1", 5000, 3000, 12.0), _file("orders-2", 100, 100, 0.0)],
         partitions=[],
@@ -75,8 +76,9 @@ def test_the_live_view_shows_services_types_instances_and_problems() -> None:
     console.print(live_view(now, before, "make run: 10 s"))
     text = console.export_text()
 
-    assert "processor-2 down" in text
-    assert "discovery-1 up" in text
+    assert "processor-2 exited" in text
+    assert "discovery-2 not answering" in text
+    assert "discovery-1 up (0 instances)" in text
     assert "instances 6" in text
     assert "40 published" in text
     assert "retries 2" in text
@@ -89,7 +91,7 @@ def test_the_live_view_shows_services_types_instances_and_problems() -> None:
 
 def test_the_plain_line_sums_what_matters() -> None:
     line = plain_line(_snapshot(110.0, PROCESSOR), 42.0)
-    assert line.startswith("[   42 s] up 2/3 | instances 6 files 2 | events 40 |")
+    assert line.startswith("[   42 s] up 2/4 | instances 6 files 2 | events 40 |")
     assert "mysql_slow=1,200 " in line
     assert "lag 2.0 KB" in line
     assert "retries 2 | dead letters 3" in line
