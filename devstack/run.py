@@ -84,7 +84,13 @@ def sink_env(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
     url = environ.get("AURORA_OPENOBSERVE__URL") or environ.get("AURORA_OPENOBSERVE_URL")
     if url:
         return {"AURORA_PROCESSOR__SINK": "openobserve", "AURORA_OPENOBSERVE__URL": url}
-    return {"AURORA_PROCESSOR__SINK": "file", "AURORA_PROCESSOR__FILE_SINK_DIR": str(data_dir)}
+    # Small files, few kept: a run left going for hours holds at most 5 x 4 x 8 MiB on disk.
+    return {
+        "AURORA_PROCESSOR__SINK": "file",
+        "AURORA_PROCESSOR__FILE_SINK_DIR": str(data_dir),
+        "AURORA_PROCESSOR__FILE_SINK_MAX_FILE_BYTES": str(8 * 1024 * 1024),
+        "AURORA_PROCESSOR__FILE_SINK_KEEP_FILES": "3",
+    }
 
 
 def cpu_seconds(pid: int) -> float:

@@ -64,6 +64,8 @@ def test_the_sink_is_openobserve_only_when_one_is_configured(tmp_path: Path) -> 
     assert sink_env({}, tmp_path) == {
         "AURORA_PROCESSOR__SINK": "file",
         "AURORA_PROCESSOR__FILE_SINK_DIR": str(tmp_path),
+        "AURORA_PROCESSOR__FILE_SINK_MAX_FILE_BYTES": "8388608",
+        "AURORA_PROCESSOR__FILE_SINK_KEEP_FILES": "3",
     }
     for name in ("AURORA_OPENOBSERVE_URL", "AURORA_OPENOBSERVE__URL"):
         assert sink_env({name: "http://o2.example:5080"}, tmp_path) == {
