@@ -214,6 +214,7 @@ class Monitor:
         self._stack = contextlib.AsyncExitStack()
         self._http: httpx.AsyncClient | None = None
         self._status: StatusReader | None = None
+        self._partitions: list[PartitionLag] = []
 
     async def __aenter__(self) -> Self:
         self._http = await self._stack.enter_async_context(
@@ -259,6 +260,12 @@ class Monitor:
             problems.append(f"tracking table: {type(exc).__name__}: {exc}")
         try:
             partitions = await self._status.partitions()
+            self._partitions = partitions
         except Exception as exc:
-            problems.append(f"Kafka offsets: {type(exc).__name__}: {exc}")
+            if getattr(exc, "retriable", False):
+                # aiokafka's passing states (a group coordinator still being elected while
+                # the stack starts): the last figures stand until the next refresh.
+                partitions = self._partitions
+            else:
+                problems.append(f"Kafka offsets: {type(exc).__name__}: {exc}")
         return Snapshot(time.monotonic(), scraped, files, partitions, problems)
