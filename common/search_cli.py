@@ -2,9 +2,9 @@
 
 Connection from ``AURORA_OPENOBSERVE__URL``, ``__ORGANIZATION``, ``__USER``, ``__PASSWORD``
 (``AURORA_OPENOBSERVE_URL``, as ``make run`` reads it, is accepted for the URL). The window is
-``--since`` (default 1h) before now, or ``--start``/``--end``. Prints a table of the hits, or
-one JSON object per line with ``--json``. Exit status 1 with the server's message when
-OpenObserve refuses the query.
+``--since``/``--start`` (an ISO 8601 time or an age, default 1h) to ``--end`` (default now).
+Prints a table of the hits, or one JSON object per line with ``--json``. Exit status 1 with
+the server's message when OpenObserve refuses the query.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Mapping
@@ -21,46 +20,37 @@ from typing import Any
 
 import httpx
 
+from common.cli import point_in_time_ms
 from common.errors import ConfigurationError
 from common.search import SearchError, search
 from common.settings import CommonSettings, load_settings
 from common.status_cli import format_table
 
-__all__ = ["add_arguments", "parse_duration_s", "parse_time_us", "run", "search_environ"]
+__all__ = ["add_arguments", "run", "search_environ"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _CELL_CHARS = 60
 
 
-def parse_duration_s(text: str) -> float:
-    """``90``, ``30s``, ``15m``, ``1h``, ``2d``, ``1w`` as seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 15m, 1h, 2d)")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
-
-
-def parse_time_us(text: str) -> int:
-    """An ISO 8601 time (UTC unless it says otherwise) or microseconds since the epoch."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (ISO 8601, e.g. 2026-05-01T12:00:00Z, or microseconds)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sql", help='e.g. "SELECT * FROM aurora_mysql_slow WHERE query_time > 1"')
-    parser.add_argument("--since", type=parse_duration_s, default=3600.0, help="default 1h")
-    parser.add_argument("--start", type=parse_time_us, help="ISO 8601 or µs; overrides --since")
-    parser.add_argument("--end", type=parse_time_us, help="ISO 8601 or µs; default now")
+    parser.add_argument("sql", help='e.g. "SELECT * FROM aurora_mysql_slow WHERE query_time_s > 1"')
+    parser.add_argument(
+        "--since",
+        "--start",
+        dest="start_ms",
+        type=point_in_time_ms,
+        default="1h",
+        metavar="TIME",
+        help="window start: ISO 8601 or an age (90s, 30m, 2h, 7d); default 1h",
+    )
+    parser.add_argument(
+        "--end",
+        "--until",
+        dest="end_ms",
+        type=point_in_time_ms,
+        default=None,
+        metavar="TIME",
+        help="window end, the same forms; default now",
+    )
     parser.add_argument("--limit", type=int, default=100, help="hits at most (default 100)")
     parser.add_argument("--json", action="store_true", help="one JSON object per hit and line")
 
@@ -102,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    end_us = args.end if args.end is not None else int(time.time() * 1_000_000)
-    start_us = args.start if args.start is not None else end_us - int(args.since * 1_000_000)
+    end_us = args.end_ms * 1000 if args.end_ms is not None else int(time.time() * 1_000_000)
+    start_us = args.start_ms * 1000
     try:
         result = search(
             settings.openobserve, args.sql, start_us=start_us, end_us=end_us, limit=args.limit

@@ -124,14 +124,13 @@ def test_wrong_credentials_are_a_clear_error(configured: OpenObserveSettings, st
     assert str(caught.value) == "HTTP 401: Unauthorized Access"
 
 
-def test_durations_and_times() -> None:
-    assert search_cli.parse_duration_s("90") == 90
-    assert search_cli.parse_duration_s("15m") == 900
-    assert search_cli.parse_duration_s("2d") == 172_800
-    assert search_cli.parse_time_us("2026-05-01T12:00:00Z") == 1_777_636_800_000_000
-    assert search_cli.parse_time_us("2026-05-01T12:00:00") == 1_777_636_800_000_000
-    assert search_cli.parse_time_us("1777636800000000") == 1_777_636_800_000_000
-    with pytest.raises(argparse.ArgumentTypeError):
-        search_cli.parse_duration_s("an hour")
-    with pytest.raises(argparse.ArgumentTypeError):
-        search_cli.parse_time_us("yesterday")
+def test_the_window_takes_times_and_ages() -> None:
+    args = _args("SELECT 1", "--start", "2026-05-01T12:00:00Z", "--end", "2026-05-01T13:00:00")
+    assert (args.start_ms, args.end_ms) == (1_777_636_800_000, 1_777_640_400_000)
+    before = time.time() * 1000
+    default = _args("SELECT 1")
+    assert before - 3_600_000 - 1000 <= default.start_ms <= time.time() * 1000 - 3_600_000
+    assert default.end_ms is None
+    assert _args("SELECT 1", "--since", "15m").start_ms <= time.time() * 1000 - 900_000
+    with pytest.raises(SystemExit):
+        _args("SELECT 1", "--since", "an hour")
