@@ -12,7 +12,8 @@ EVENTS = Counter(
 )
 RECORDS = Counter(
     "aurora_processor_records_total",
-    "Records by log type and outcome: delivered to the sink or dead_lettered.",
+    "Records by log type and outcome (parsed: cut from a file and handed to the batcher); "
+    "records the sink confirmed are aurora_processor_records_shipped_total, by stream.",
     ["log_type", "outcome"],
 )
 BYTES_READ = Counter(
