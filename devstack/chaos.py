@@ -127,6 +127,7 @@ class Result:
     problems: list[str]
     evidence: dict[str, int]
     reasons: Counter[str]
+    lost_why: Counter[str]
 
     @property
     def passed(self) -> bool:
@@ -367,20 +368,28 @@ def rds_pages(phase: Phase) -> None:
 
 
 def deleted_before_read(phase: Phase) -> None:
-    h = phase.harness
-    # PostgreSQL rotating every two simulated minutes, and a MySQL 2 server_audit chain
-    # rotating every 60 kB; every rotated-out file of these goes at once.
-    pg_options = LogOptions(postgresql_rotation_age_s=120)
-    (pg,) = phase.cluster(AURORA_POSTGRESQL, bytes_per_min=300_000, options=pg_options)
-    audit_options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=60_000)
-    (mysql,) = phase.cluster(AURORA_MYSQL_2, bytes_per_min=300_000, options=audit_options)
+    """PostgreSQL files (a new name each, rotating every two simulated minutes) deleted the
+    moment they rotate out, while no processor runs: readers that are too slow."""
+    options = LogOptions(postgresql_rotation_age_s=120)
+    (pg,) = phase.cluster(AURORA_POSTGRESQL, bytes_per_min=300_000, options=options)
     phase.cluster(AURORA_MYSQL_3)  # untouched: must come through whole
+    _too_slow_to_read(phase, "files deleted", DeleteBeforeRead(instance=pg))
+
+
+def deleted_before_read_chain(phase: Phase) -> None:
+    """The same for a MySQL 2 ``server_audit.log`` chain rotating every 60 kB: each file that
+    rotates out to ``.1`` goes at once, while older ones stay (and shift on)."""
+    options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=60_000)
+    (mysql,) = phase.cluster(AURORA_MYSQL_2, bytes_per_min=300_000, options=options)
+    _too_slow_to_read(phase, "files deleted", DeleteBeforeRead(instance=mysql, file="audit"))
+
+
+def _too_slow_to_read(phase: Phase, what: str, fault: Fault) -> None:
+    h = phase.harness
     phase.write(1)
-    # Readers that are too slow: no processor for a while, then the files go.
     h.services.stop_one("processor-1")
     h.services.stop_one("processor-2")
-    phase.fault("files deleted (pg)", DeleteBeforeRead(instance=pg))
-    phase.fault("files deleted (audit)", DeleteBeforeRead(instance=mysql, file="audit"))
+    phase.fault(what, fault)
     # A step longer than discovery's longest poll interval: every file is listed at least
     # once before it goes (a file nobody ever saw cannot be reported, here or on AWS).
     phase.write_until_fired(2 * h.durations.minutes + 2, step_s=4.0, most=12)
@@ -428,6 +437,7 @@ SCENARIOS: dict[str, Callable[[Phase], None]] = {
     "rds-throttling": rds_throttling,
     "rds-pages": rds_pages,
     "deleted-before-read": deleted_before_read,
+    "deleted-before-read-chain": deleted_before_read_chain,
     "malformed-input": malformed_input,
 }
 
@@ -502,6 +512,7 @@ class Ledger:
     rows: dict[str, Row]
     reasons: Counter[str]
     missing: list[TruthEntry]
+    lost_why: Counter[str] = field(default_factory=Counter)  # lost files by deletion reason
     unexpected: list[tuple[str, str]] = field(default_factory=list)  # (log type, record)
 
 
@@ -604,7 +615,7 @@ def _write_details(harness: Harness, phase: Phase, ledger: Ledger, path: Path) -
 def account(harness: Harness, phase: Phase) -> Ledger:
     fleet = harness.fleet
     entries = [e for e in fleet.truth.entries() if e.instance_id.startswith(phase.prefix)]
-    deleted = {f.content_id for f in fleet.truth.files() if f.deleted}
+    deleted = {f.content_id: str(f.delete_reason) for f in fleet.truth.files() if f.deleted}
     rows: dict[str, Row] = defaultdict(Row)
     for entry in entries:
         rows[log_type_of(entry.kind)].written += 1
@@ -688,12 +699,15 @@ def account(harness: Harness, phase: Phase) -> Ledger:
             lost_files[log_type_of(entry.kind)].add(entry.content_id)
         else:
             tally.unexplained += 1
+    lost_why: Counter[str] = Counter()
     for log_type, contents in lost_files.items():
         rows[log_type].lost_files = len(contents)
+        lost_why.update(deleted[content] for content in contents)
     for log_type, (files, lost_bytes) in _lost_reported(harness, phase.prefix).items():
         rows[log_type].lost_reported_files = files
         rows[log_type].lost_reported_bytes = lost_bytes
-    return Ledger(dict(rows), reasons, missing, sorted(unexpected))
+    shown = {t: r for t, r in rows.items() if r.written or r.delivered or r.unexpected}
+    return Ledger(shown, reasons, missing, lost_why, sorted(unexpected))
 
 
 def _settled(row: Row) -> bool:
@@ -735,7 +749,7 @@ def run_scenario(harness: Harness, name: str, scenario: Callable[[Phase], None])
         except AssertionError as exc:
             problems.append(str(exc).splitlines()[0])
             break
-        time.sleep(3)
+        time.sleep(2)
         ledger = account(harness, phase)
     for log_type, row in ledger.rows.items():
         row.lag_s = lags.get(log_type)
@@ -748,7 +762,9 @@ def run_scenario(harness: Harness, name: str, scenario: Callable[[Phase], None])
     for cluster in phase.clusters:
         harness.fleet.remove_cluster(cluster)
     print(f"   {time.monotonic() - started:.0f} s, {problems or 'ok'}", flush=True)
-    return Result(name, ledger.rows, problems, dict(phase.evidence), ledger.reasons)
+    return Result(
+        name, ledger.rows, problems, dict(phase.evidence), ledger.reasons, ledger.lost_why
+    )
 
 
 def _verdict(phase: Phase, ledger: Ledger) -> list[str]:
@@ -839,8 +855,10 @@ def table(results: Sequence[Result]) -> str:
     for result in results:
         fired = ", ".join(f"{what} x{times}" for what, times in result.evidence.items())
         reasons = ", ".join(f"{r} x{n}" for r, n in sorted(result.reasons.items()))
+        why = ", ".join(f"{r} x{n}" for r, n in sorted(result.lost_why.items()))
         notes.append(
             f"- {result.scenario}: faults fired: {fired or '-'}; dead letters: {reasons or '-'}"
+            f"; files lost, by why the simulator deleted them: {why or '-'}"
         )
         notes.extend(f"  - FAIL: {problem}" for problem in result.problems)
     return "\n".join([*out, "", *notes])
