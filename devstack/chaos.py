@@ -78,7 +78,7 @@ from simulator.faults import Fault
 from simulator.profiles import Engine
 from simulator.truth import TruthEntry
 
-__all__ = ["Durations", "Result", "main", "run_harness"]
+__all__ = ["SCENARIOS", "Durations", "Result", "main", "run_harness", "table"]
 
 EVENTS = "events"  # the pseudo log type of malformed Kafka events
 
