@@ -399,7 +399,13 @@ class RenameChainSeries(FileSeries):
         # Highest first, each name re-pointed at the next older content: between two steps a
         # name may show the same content as its neighbour, never nothing.
         for number in sorted(by_number, reverse=True):
-            self._rename(by_number[number], f"{self.base}.{number + 1}", at_us)
+            live = by_number[number]
+            stale = live.path
+            self._rename(live, f"{self.base}.{number + 1}", at_us)
+            if number > 1 and number - 1 not in by_number:
+                # Nothing moves into this name (the file before it was deleted): it must not
+                # keep showing the content that moved on, as no RDS rename would.
+                stale.unlink(missing_ok=True)
         current = self.active[0]
         self._rename(current, f"{self.base}.1", at_us)
         self.active = [self._open(self.base, at_us)]
