@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 KAFKA_STAMP := .cache/kafka/$(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' kafka/pom.xml)/libs
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint typecheck fmt pytest stack-up stack-down stack-status run clean \
+.PHONY: help setup test lint typecheck fmt pytest stack-up stack-down stack-status run chaos clean \
 	images deploy-check compose-config k8s-apply bench bench-parse bench-discovery \
 	bench-pipeline bench-simulator
 
@@ -34,6 +34,8 @@ help:
 	@echo "make setup        virtualenv, the package with its dev extra, Kafka jars (cached)"
 	@echo "make test         setup, then lint, type checks and the whole test suite"
 	@echo "make run          the whole pipeline on a local stack, live (DURATION=60 stops after 60 s)"
+	@echo "make chaos        the fault harness: every scenario against the simulator's truth"
+	@echo "                  (about 18 minutes; CHAOS_ARGS=--short compresses the outages, about 9)"
 	@echo "make bench        every benchmark below, one after the other (about half an hour)"
 	@echo "make bench-parse  parser vs pt-query-digest and pgbadger (CPU s, memory)"
 	@echo "make bench-discovery  discovery at fleet scale: RDS calls, detection delay, hand-over"
@@ -91,6 +93,9 @@ stack-status: setup
 DURATION ?= 0
 run: setup
 	$(PY) -m devstack.run --duration $(DURATION) $(RUN_ARGS)
+
+chaos: setup
+	$(PY) -m devstack.chaos $(CHAOS_ARGS)
 
 bench: bench-parse bench-discovery bench-pipeline bench-simulator
 

@@ -88,6 +88,10 @@ def decode_event(payload: bytes | None) -> LogFileEvent:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEventError(f"event is not JSON: {exc}", reason="invalid_json") from None
+    except RecursionError:
+        # Nesting deeper than the decoder's stack (`[[[[...`): no event is shaped like that,
+        # and letting the error escape would stop the consumer on this record forever.
+        raise MalformedEventError("event is nested too deeply", reason="invalid_json") from None
     if not isinstance(data, dict):
         raise MalformedEventError("event is not a JSON object", reason="invalid_event")
     version = data.get("schema_version")

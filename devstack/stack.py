@@ -129,6 +129,23 @@ class LocalStack:
         self.start([name])
         return self.running[name]
 
+    def stop_service(self, name: str) -> None:
+        """Stop one running service (SIGTERM, then SIGKILL), keeping its port and data
+        directory for :meth:`restart_service`: an outage, as clients see it."""
+        self.running[name].process.stop()
+
+    def restart_service(self, name: str) -> Running:
+        """Start a service stopped by :meth:`stop_service` again, on the same port and with
+        the same data directory (Kafka keeps its topics and offsets; Valkey, which persists
+        nothing, comes back empty). Blocks until it listens; raises
+        :class:`devstack.processes.StartupError` if it does not in time."""
+        item = self.running[name]
+        if item.process.running():
+            raise RuntimeError(f"{name} is running; stop_service() it first")
+        item.process.start()
+        item.process.wait_ready(item.host, item.port, _READY_TIMEOUT_S[name])
+        return item
+
     def stop(self) -> list[str]:
         """Stop everything; returns the names of services that left a process behind."""
         leftovers = []

@@ -37,6 +37,9 @@ runs) before each step and act on the files it writes:
 :class:`DeleteBeforeRead` a matching file is deleted the moment it is rotated out, before
                           any reader could fetch it (what retention and the 15% storage
                           rule do to slow readers)
+:class:`GarbageBytes`     the next entry of a matching log carries ``byte_count`` bytes
+                          that are not UTF-8 (``0x80``-``0xff``, never a newline) before
+                          its final newline: a corrupt block, a client's binary payload
 =======================  ================================================================
 
 Faults travel as JSON with a ``type`` discriminator (``{"type": "gap", "lines": 5,
@@ -62,6 +65,7 @@ __all__ = [
     "FaultRegistry",
     "FaultState",
     "Gap",
+    "GarbageBytes",
     "HugeLine",
     "Overlap",
     "RotateMidRead",
@@ -137,6 +141,13 @@ class HugeLine(_Fault):
     count: int | None = Field(default=1, ge=1)
 
 
+class GarbageBytes(_Fault):
+    side: ClassVar[Literal["api", "writer"]] = "writer"
+    type: Literal["garbage_bytes"] = "garbage_bytes"
+    byte_count: int = Field(default=64, ge=1)
+    count: int | None = Field(default=1, ge=1)
+
+
 class DeleteBeforeRead(_Fault):
     side: ClassVar[Literal["api", "writer"]] = "writer"
     type: Literal["delete_before_read"] = "delete_before_read"
@@ -152,6 +163,7 @@ Fault = Annotated[
     | Stale
     | RotateMidRead
     | HugeLine
+    | GarbageBytes
     | DeleteBeforeRead,
     Field(discriminator="type"),
 ]

@@ -24,6 +24,7 @@ concurrent reader sees the old or the new file, never neither.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from abc import ABC, abstractmethod
@@ -87,15 +88,35 @@ def _utc(us: int) -> time.struct_time:
     return time.gmtime(us // 1_000_000)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, at_us: int) -> None:
+    """Append ``data`` and set the file's mtime to ``at_us``, as one step for readers.
+
+    The kernel stamps every write with the wall clock, and a large append lands in pieces; a
+    reader that stats the file in between would see a LastWritten hours away from the
+    simulated clock (and a size inside an entry). Readers take the same lock
+    (:func:`stat_settled`), so they see the file before or after, never during.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        ns = at_us * 1000
+        os.utime(fd, ns=(ns, ns))
     finally:
         os.close(fd)
+
+
+def stat_settled(fd: int) -> os.stat_result:
+    """``fstat`` of an open log file, between two of the writer's appends (see
+    :func:`_write`); blocks while one is under way."""
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        return os.fstat(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _touch(path: Path, at_us: int) -> None:
@@ -155,8 +176,8 @@ class FileSeries(ABC):
         self._evict_name(name, at_us)
         temporary = path.with_name(f".new-{live.content_id.replace('#', '-')}")
         temporary.write_bytes(b"")
+        _touch(temporary, at_us)  # before it shows, never with the wall clock's mtime
         os.replace(temporary, path)
-        _touch(path, at_us)
         ctx.truth.file_created(ctx.instance_id, self.kind, live.content_id, name, at_us)
         ctx.notify("file_created", kind=self.kind, name=name)
         if self._header is not None:
@@ -199,8 +220,7 @@ class FileSeries(ABC):
             offset += len(entry.data)
             if entry.ts_us > last:
                 last = entry.ts_us
-        _write(live.path, b"".join(entry.data for entry in entries))
-        _touch(live.path, last)
+        _write(live.path, b"".join(entry.data for entry in entries), last)
         live.size = offset
         live.last_write_us = last
         ctx = self.context
@@ -379,7 +399,13 @@ class RenameChainSeries(FileSeries):
         # Highest first, each name re-pointed at the next older content: between two steps a
         # name may show the same content as its neighbour, never nothing.
         for number in sorted(by_number, reverse=True):
-            self._rename(by_number[number], f"{self.base}.{number + 1}", at_us)
+            live = by_number[number]
+            stale = live.path
+            self._rename(live, f"{self.base}.{number + 1}", at_us)
+            if number > 1 and number - 1 not in by_number:
+                # Nothing moves into this name (the file before it was deleted): it must not
+                # keep showing the content that moved on, as no RDS rename would.
+                stale.unlink(missing_ok=True)
         current = self.active[0]
         self._rename(current, f"{self.base}.1", at_us)
         self.active = [self._open(self.base, at_us)]

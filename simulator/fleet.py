@@ -18,8 +18,9 @@ Typical test::
     assert fleet.truth.digests(instance=cluster.writer) == what_arrived
 
 Before each step the fleet asks the server for writer faults (:class:`~simulator.faults.HugeLine`,
-:class:`~simulator.faults.DeleteBeforeRead`) and rotation requests
-(:class:`~simulator.faults.RotateMidRead`), applies them and reports how often they fired.
+:class:`~simulator.faults.GarbageBytes`, :class:`~simulator.faults.DeleteBeforeRead`) and
+rotation requests (:class:`~simulator.faults.RotateMidRead`), applies them and reports how
+often they fired.
 
 Thread-safety: every public method takes one lock, so a background :meth:`start` loop and a
 test thread may both use the fleet. Methods block on HTTP calls to moto (milliseconds).
@@ -40,7 +41,7 @@ from botocore.config import Config
 
 from simulator.client import ApiControl, FaultControl, RequestLogControl, SimulatorControl
 from simulator.clock import Clock, SimClock
-from simulator.faults import DeleteBeforeRead, HugeLine
+from simulator.faults import DeleteBeforeRead, GarbageBytes, HugeLine
 from simulator.files import FileSeries, Observer
 from simulator.profiles import AURORA_MYSQL_3, Engine, LogProfile
 from simulator.requestlog import SIMULATOR_ACCESS_KEY_ID
@@ -385,6 +386,12 @@ class Fleet:
                             if self._chance.random() >= fault.probability:
                                 continue
                             stream.pending_huge.append(fault.line_bytes)
+                            fired[status.id] = fired.get(status.id, 0) + 1
+                            remaining -= 1
+                        elif isinstance(fault, GarbageBytes) and series is stream.series[0]:
+                            if self._chance.random() >= fault.probability:
+                                continue
+                            stream.pending_garbage.append(fault.byte_count)
                             fired[status.id] = fired.get(status.id, 0) + 1
                             remaining -= 1
                         elif isinstance(fault, DeleteBeforeRead):

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 import time
 import uuid
@@ -40,6 +39,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from simulator.faults import BinaryData, Gap, Overlap, RotateMidRead, Throttle, Truncate
+from simulator.files import stat_settled
 from simulator.portions import (
     MarkerError,
     lines_back,
@@ -177,7 +177,7 @@ def install() -> None:
         except FileNotFoundError:
             raise DBLogFileNotFoundFault(name, instance) from None
         with f:
-            stat = os.fstat(f.fileno())
+            stat = stat_settled(f.fileno())
             size, mtime_ns = stat.st_size, stat.st_mtime_ns
             snapshot = faults.stale_snapshot(instance, name, (size, mtime_ns))
             if snapshot is not None:
@@ -378,7 +378,7 @@ def install() -> None:
                 "DBLogFileNotFoundFault",
                 f"DBLog File: {name}, is not found on the DB instance, {instance}",
             )
-        stat = os.fstat(f.fileno())
+        stat = stat_settled(f.fileno())
         size = stat.st_size
         fault = None
         if not exempt:

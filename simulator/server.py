@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.faults import FaultRegistry
+from simulator.files import stat_settled
 from simulator.requestlog import SIMULATOR_ACCESS_KEY_ID, RequestLog
 from simulator.settings import ApiConfig, SimulatorSettings
 
@@ -127,9 +128,13 @@ class SimulatorServer:
                 if entry.name.startswith("."):
                     continue
                 try:
-                    stat = entry.stat()
+                    fd = os.open(entry.path, os.O_RDONLY)
                 except FileNotFoundError:
                     continue  # rotated away between listing and stat
+                try:
+                    stat = stat_settled(fd)
+                finally:
+                    os.close(fd)
                 found.append(
                     LogFileInfo(f"{folder.name}/{entry.name}", stat.st_size, stat.st_mtime_ns)
                 )

@@ -59,6 +59,7 @@ class LogStream:
         self._carry = 0.0  # entries (rate in entries) or bytes (rate in bytes) owed
         self._mean_bytes = float(generator.typical_entry_bytes)
         self.pending_huge: list[int] = []  # line sizes of >1 MB lines to write next
+        self.pending_garbage: list[int] = []  # non-UTF-8 byte counts for the next entries
 
     @property
     def primary(self) -> FileSeries:
@@ -112,7 +113,20 @@ class LogStream:
         stamps = sorted(start_us + int(rng.random() * span) for _ in range(number))
         outputs = self.generator.generate(stamps)
         self._settle(outputs[0], number)
+        self._spoil(outputs[0])
         self._write_outputs(outputs)
+
+    def _spoil(self, entries: list[Entry]) -> None:
+        """Put the pending garbage bytes into the first entries that are records."""
+        records = (i for i, entry in enumerate(entries) if not entry.header)
+        for index in records:
+            if not self.pending_garbage:
+                return
+            size = self.pending_garbage.pop(0)
+            garbage = bytes(self._rng.randrange(0x80, 0x100) for _ in range(size - 1)) + b"\xff"
+            entry = entries[index]
+            body = entry.data[:-1] if entry.data.endswith(b"\n") else entry.data
+            entries[index] = entry._replace(data=body + b" " + garbage + b"\n")
 
     def _write_outputs(self, outputs: list[list[Entry]]) -> None:
         for series, entries in zip(self.series, outputs, strict=True):

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from devstack.pipeline import STREAMS, Services, delivered_rows, pipeline_env, record_key, truth_key
 from simulator import (
     AURORA_MYSQL_2,
     AURORA_MYSQL_3,
@@ -30,64 +28,10 @@ from simulator import (
     LogOptions,
     LogProfile,
     SimClock,
-    entry_digest,
 )
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[1]
-STREAMS = {
-    "mysql_slow": "aurora_mysql_slow",
-    "mysql_error": "aurora_mysql_error",
-    "mysql_general": "aurora_mysql_general",
-    "mysql_audit": "aurora_mysql_audit",
-    "postgresql": "aurora_postgresql",
-}
-KIND_TYPES = {
-    "slowquery": "mysql_slow",
-    "error": "mysql_error",
-    "general": "mysql_general",
-    "audit": "mysql_audit",
-    "postgresql": "postgresql",
-}
-
-
-@dataclass
-class Services:
-    env: dict[str, str]
-    logs: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, module: str, name: str, **extra: str) -> None:
-        env = {**self.env, **extra}
-        with (self.logs / f"{name}.log").open("wb") as out:
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", module],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-
-    def check_alive(self) -> None:
-        for process in self.processes:
-            if process.poll() is not None:
-                names = sorted(path.name for path in self.logs.iterdir())
-                raise AssertionError(f"a service exited ({process.returncode}); logs: {names}")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture
@@ -100,68 +44,25 @@ def services(
     openobserve_credentials: tuple[str, str],
     unique_name: Callable[[str], str],
 ) -> Iterator[Services]:
-    user, password = openobserve_credentials
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "AWS_"))}
-    env = {
-        **inherited,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_SECRET_ACCESS_KEY": "e2e-secret",
-        "AURORA_AWS__ENDPOINT_URL": moto_url,
-        "AURORA_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "AURORA_KAFKA__TOPIC": unique_name("e2e-events"),
-        "AURORA_KAFKA__DEAD_LETTER_TOPIC": unique_name("e2e-dlq"),
-        "AURORA_KAFKA__CONSUMER_GROUP": unique_name("e2e-processors"),
-        "AURORA_KAFKA__TOPIC_PARTITIONS": "4",
-        "AURORA_KAFKA__SESSION_TIMEOUT_S": "8",
-        "AURORA_KAFKA__HEARTBEAT_INTERVAL_S": "1",
-        "AURORA_VALKEY__URL": valkey_url,
-        "AURORA_VALKEY__KEY_PREFIX": unique_name("e2e") + ":",
-        "AURORA_DYNAMODB__TABLE": unique_name("e2e-tracking"),
-        "AURORA_DYNAMODB__CREATE_TABLE_IF_MISSING": "true",
-        "AURORA_RDS__BUDGET_RATE_PER_S": "40",
-        "AURORA_RDS__BUDGET_BURST": "40",
-        "AURORA_OPENOBSERVE__URL": openobserve_url,
-        "AURORA_OPENOBSERVE__USER": user,
-        "AURORA_OPENOBSERVE__PASSWORD": password,
-        "AURORA_DISCOVERY__MIN_POLL_INTERVAL_S": "1",
-        "AURORA_DISCOVERY__MAX_POLL_INTERVAL_S": "3",
-        "AURORA_DISCOVERY__INVENTORY_INTERVAL_S": "2",
-        "AURORA_DISCOVERY__FULL_LISTING_INTERVAL_S": "10",
-        "AURORA_DISCOVERY__LEASE_TTL_S": "6",
-        "AURORA_DISCOVERY__LEASE_RENEW_INTERVAL_S": "2",
-        "AURORA_DISCOVERY__MEMBER_TTL_S": "6",
-        "AURORA_PROCESSOR__MAX_BATCH_AGE_S": "0.2",
-        "AURORA_PROCESSOR__COMMIT_INTERVAL_S": "0.5",
-        "AURORA_PROCESSOR__DRAIN_TIMEOUT_S": "4",
-        "AURORA_SERVICE__SHUTDOWN_DEADLINE_S": "5",
-        "AURORA_SERVICE__TERMINATION_GRACE_PERIOD_S": "10",
-        "AURORA_HTTP__HOST": "127.0.0.1",
-        "AURORA_HTTP__PORT": "0",
-        "AURORA_LOGGING__FORMAT": "json",
-    }
+    env = pipeline_env(
+        unique_name("e2e"),
+        kafka_bootstrap=kafka_bootstrap,
+        valkey_url=valkey_url,
+        moto_url=moto_url,
+        openobserve_url=openobserve_url,
+        openobserve_credentials=openobserve_credentials,
+    )
     running = Services(env, tmp_path)
     yield running
-    running.stop()
+    assert not running.stop(), "a service outlived the test"
 
 
-async def _delivered(openobserve_url: str, prefix: str) -> dict[str, list[dict[str, object]]]:
-    found: dict[str, list[dict[str, object]]] = {}
-    async with httpx.AsyncClient(base_url=openobserve_url, timeout=60) as client:
-        for log_type, stream in STREAMS.items():
-            params = {"org": "default", "stream": stream}
-            answer = await client.get("/_contract/records", params=params)
-            rows = answer.json()["records"] if answer.status_code == 200 else []
-            found[log_type] = [
-                row for row in rows if str(row.get("instance", "")).startswith(prefix)
-            ]
-    return found
+async def _delivered(openobserve_url: str, prefix: str) -> dict[str, list[dict[str, Any]]]:
+    def fetch() -> dict[str, list[dict[str, Any]]]:
+        with httpx.Client(base_url=openobserve_url, timeout=60) as client:
+            return delivered_rows(client, prefix)
 
-
-def _record_digest(row: dict[str, object]) -> str:
-    data = str(row["message"]).encode()
-    if int(str(row["length"])) == len(data) + 1:
-        data += b"\n"
-    return entry_digest(data)
+    return await asyncio.to_thread(fetch)
 
 
 async def test_every_entry_arrives_exactly_once(
@@ -220,7 +121,7 @@ async def test_every_entry_arrives_exactly_once(
                 fleet.rotate(instance, kind)
 
         truth = Counter(
-            (entry.instance_id, KIND_TYPES.get(entry.kind, entry.kind), entry.digest)
+            truth_key(entry)
             for entry in fleet.truth.entries()
             if entry.instance_id.startswith(prefix)
         )
@@ -237,7 +138,7 @@ async def test_every_entry_arrives_exactly_once(
             last[0] = Counter()
             for log_type, found in rows.items():
                 for row in found:
-                    key = (str(row["instance"]), log_type, _record_digest(row))
+                    key = record_key(row, log_type)
                     last[0][key] += 1
                     spans[key] = (row.get("log_file"), row.get("offset"))
             return last[0] == truth
@@ -246,11 +147,7 @@ async def test_every_entry_arrives_exactly_once(
             missing = truth - last[0]
             extra = last[0] - truth
             where = {
-                (entry.instance_id, KIND_TYPES.get(entry.kind, entry.kind), entry.digest): (
-                    entry.name,
-                    entry.offset,
-                )
-                for entry in fleet.truth.entries()
+                truth_key(entry): (entry.name, entry.offset) for entry in fleet.truth.entries()
             }
             by_type = [
                 f"{label} by type {dict(Counter(t for _i, t, _d in keys.elements()))}"

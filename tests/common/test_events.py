@@ -61,6 +61,7 @@ def test_from_start_is_optional_and_travels() -> None:
         (b"{not json", "invalid_json"),
         (b"\xff\xfe", "invalid_json"),
         (b"[1, 2]", "invalid_event"),
+        (b"[" * 100_000, "invalid_json"),  # deeper than the decoder's recursion limit
         (b'{"schema_version": 2}', "unknown_schema_version"),
         (b'{"cluster_id": "x"}', "unknown_schema_version"),
         (b'{"schema_version": 1, "cluster_id": "x"}', "invalid_event"),

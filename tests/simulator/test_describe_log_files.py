@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -151,3 +152,39 @@ def test_an_instance_without_files_lists_none(
     assert (
         rds.describe_db_log_files(DBInstanceIdentifier=cluster.writer)["DescribeDBLogFiles"] == []
     )
+
+
+def test_a_listing_during_writes_never_sees_the_wall_clock_or_half_an_append(
+    fleet: Fleet, rds: RDSClient, ident: Callable[[str], str]
+) -> None:
+    profile = LogProfile.uniform(AURORA_MYSQL_3, Rate(bytes_per_min=4_000_000))
+    cluster = fleet.add_cluster(ident("busy"), AURORA_MYSQL_3, instances=1, profile=profile)
+    assert cluster.writer is not None
+    instance = cluster.writer
+    fleet.api.set(last_written_granularity_ms=1)
+    stop = threading.Event()
+    seen: list[tuple[str, int, int]] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            answer = rds.describe_db_log_files(DBInstanceIdentifier=instance)
+            seen.extend(
+                (f["LogFileName"], f["Size"], f["LastWritten"])
+                for f in answer["DescribeDBLogFiles"]
+            )
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(4):
+            fleet.advance(60)
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    now_ms = fleet.clock.now_us() // 1000
+    assert len(seen) > 20
+    assert max(written for _name, _size, written in seen) <= now_ms
+    # Every size seen ends an entry the truth knows (never inside an append).
+    ends = {(e.name, e.end) for e in fleet.truth.entries(instance=instance, include_headers=True)}
+    ends |= {(f.names[0][1], 0) for f in fleet.truth.files(instance=instance)}
+    assert all((name, size) in ends for name, size, _written in seen if name.startswith("general"))

@@ -16,6 +16,7 @@ from simulator.faults import (
     Budget,
     DeleteBeforeRead,
     Gap,
+    GarbageBytes,
     HugeLine,
     Overlap,
     RotateMidRead,
@@ -28,6 +29,7 @@ from simulator.portions import TRUNCATION_TEXT, truncate_page
 from simulator.profiles import AURORA_MYSQL_3, LogOptions, LogProfile, Rate
 from simulator.rds_api import BINARY_DATA_MESSAGE
 from simulator.requestlog import conforms_to_budget
+from simulator.truth import entry_digest
 from tests.simulator.conftest import make_rds
 from tests.simulator.test_download_complete import signed_get
 
@@ -187,6 +189,29 @@ def test_binary_data_refuses_the_portion_api_but_not_the_full_download(
     assert _page(rds, instance.id, ERROR)["LogFileData"]
     full = signed_get(f"{moto_url}/v13/downloadCompleteLogFile/{instance.id}/{GENERAL}")
     assert full.content == fleet.path(instance.id, GENERAL).read_bytes()
+
+
+def test_garbage_bytes_spoil_the_next_entry_and_the_truth_records_them(
+    fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    instance = _instance(fleet, ident("junk"), {"general": Rate(entries_per_s=2)})
+    fleet.advance(10)
+    fault = fleet.faults.add(GarbageBytes(instance=instance.id, file="general", byte_count=40))
+    fleet.advance(10)
+    fleet.advance(10)
+    assert fleet.faults.status(fault).fired == 1
+    content = fleet.path(instance.id, GENERAL).read_bytes()
+    spoiled = []
+    for entry in fleet.truth.entries(instance=instance.id):
+        data = content[entry.offset : entry.end]
+        assert entry_digest(data) == entry.digest
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            spoiled.append(data)
+    assert len(spoiled) == 1
+    assert spoiled[0].endswith(b"\xff\n")
+    assert spoiled[0].count(b"\n") == 1
 
 
 def test_a_line_over_one_megabyte_never_comes_whole_through_the_portion_api(

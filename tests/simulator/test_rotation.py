@@ -309,6 +309,30 @@ def test_delete_on_close_removes_a_file_as_it_is_rotated_out(tmp_path: Path) -> 
     assert "slowquery/mysql-slowquery.log.2024-01-04.10" in _on_disk(logs, "slowquery")
 
 
+def test_a_chain_with_a_deleted_link_leaves_no_name_showing_moved_content(
+    tmp_path: Path,
+) -> None:
+    """Found by the fault harness: with each file deleted as it rotates out to ``.1``, the
+    shift of ``.2`` to ``.3`` left ``.2`` showing the same content as ``.3`` for good."""
+    options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=5_000)
+    logs, truth = _logs(tmp_path, AURORA_MYSQL_3, {"audit": Rate(entries_per_s=5)}, options)
+    _advance(logs, 30)  # some rotated files first
+    series = logs.stream("audit").primary
+    series.delete_on_close = 100
+    _advance(logs, 60)
+    assert series.deleted_on_close >= 2
+    names = [n for n in _on_disk(logs, "audit") if n != "audit/server_audit.log"]
+    holders = {
+        content.name: content for content in truth.files(kind="audit", include_deleted=False)
+    }
+    assert sorted(holders) == sorted([*names, "audit/server_audit.log"])
+    for name in names:
+        assert (logs.directory / name).read_bytes() == b"".join(
+            (logs.directory / name).read_bytes()[e.offset : e.end]
+            for e in truth.entries(content_id=holders[name].content_id, include_headers=True)
+        )
+
+
 def test_last_written_is_the_simulated_time_of_the_last_entry(tmp_path: Path) -> None:
     logs, truth = _logs(tmp_path, AURORA_MYSQL_3, SLOW, LogOptions())
     _advance(logs, 90)
