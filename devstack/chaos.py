@@ -349,9 +349,14 @@ def rds_throttling(phase: Phase) -> None:
 
 def rds_pages(phase: Phase) -> None:
     h = phase.harness
-    truncated, overlapping, binary, rotated = (
-        phase.cluster(AURORA_MYSQL_3, bytes_per_min=400_000)[0] for _ in range(4)
+    truncated, overlapping, binary = (
+        phase.cluster(AURORA_MYSQL_3, bytes_per_min=400_000)[0] for _ in range(3)
     )
+    # Rotation mid-read on a log that rotates to a new name whenever it rotates (PostgreSQL at
+    # log_rotation_size). MySQL's error, slow and general logs rotate only at the hour, so a
+    # forced rotation inside the hour would make the simulator reuse that hour's name at the
+    # next one: content replaced under a name, which RDS never does.
+    (rotated,) = phase.cluster(AURORA_POSTGRESQL, bytes_per_min=400_000)
     # Pages capped at 64 KiB, so a minute of a busy log takes several pages.
     h.fleet.api.set(page_cap_bytes=65_536)
     phase.fault("truncated pages", Truncate(instance=truncated, count=5))

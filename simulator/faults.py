@@ -25,7 +25,10 @@ API faults act in the moto process on the requests they match:
 :class:`Stale`          sizes, LastWritten and data stay as they were when the fault first
                         met the file, for ``duration_s`` (wall) or until removed
 :class:`RotateMidRead`  a page served with more data pending asks the writer to rotate
-                        that file before its next write
+                        that file before its next write (scope it to logs that rotate to
+                        a new name: an hourly-named MySQL log rotated inside the hour
+                        gets that hour's name again at its next rotation, which RDS
+                        never does)
 =====================  ==================================================================
 
 Writer faults are fetched by the writer (:class:`simulator.fleet.Fleet`, in whatever process it
