@@ -446,7 +446,10 @@ def _too_slow_to_read(
     phase: Phase, what: str, fault: DeleteBeforeRead, *, minutes: int | None = None
 ) -> None:
     h = phase.harness
-    phase.write(1)
+    listed = [fault.instance] if fault.instance else phase.instances
+    # The first step too: a new instance is only polled once discovery's inventory has it,
+    # and a file deleted before that was never listed either.
+    phase.write(1, listed=listed)
     h.services.stop_one("processor-1")
     h.services.stop_one("processor-2")
     phase.fault(what, fault)
@@ -457,7 +460,7 @@ def _too_slow_to_read(
         2 * h.durations.minutes + 2 if minutes is None else minutes,
         step_s=4.0,
         most=12,
-        listed=[fault.instance] if fault.instance else phase.instances,
+        listed=listed,
     )
     time.sleep(4)  # discovery notices the deletions while nothing reads
     phase.clear_faults()
