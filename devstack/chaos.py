@@ -81,6 +81,7 @@ from simulator.truth import TruthEntry
 __all__ = ["SCENARIOS", "Durations", "Result", "main", "run_harness", "table"]
 
 EVENTS = "events"  # the pseudo log type of malformed Kafka events
+LISTING_TIMEOUT_S = 60.0  # how long a step waits for discovery to list an instance
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class Phase:
     evidence: dict[str, int] = field(default_factory=dict)
     malformed_keys: set[bytes | None] = field(default_factory=set)
     dead_letters_expected: bool = False
+    steps_us: list[int] = field(default_factory=list)  # the simulated clock after each step
 
     def cluster(
         self,
@@ -206,12 +208,25 @@ class Phase:
         self.instances.extend(cluster.members)
         return list(cluster.members)
 
-    def write(self, minutes: int, step_s: float | None = None) -> None:
-        """Write ``minutes`` simulated minutes, one a step, with real time between steps."""
+    def write(
+        self, minutes: int, step_s: float | None = None, *, listed: Sequence[str] = ()
+    ) -> None:
+        """Write ``minutes`` simulated minutes, one a step, with real time between steps.
+
+        With ``listed``, each step also waits until discovery has listed each of those
+        instances after the step was written (a DescribeDBLogFiles answer of the new state),
+        however long its polls take on a busy machine."""
+        fleet = self.harness.fleet
         for _ in range(minutes):
-            self.harness.fleet.advance(60)
+            since = fleet.requests.last_seq()
+            fleet.advance(60)
+            written = time.time()
+            self.steps_us.append(fleet.clock.now_us())
             self.harness.services.check_alive()
-            time.sleep(self.harness.durations.step_s if step_s is None else step_s)
+            for instance in listed:
+                _wait_for_listing(fleet, instance, since=since, after=written)
+            pause = self.harness.durations.step_s if step_s is None else step_s
+            time.sleep(max(0.0, pause - (time.time() - written)))
 
     def write_for(self, seconds: float) -> None:
         """Keep writing (a simulated minute every ``step_s``) for ``seconds`` of real time."""
@@ -220,15 +235,20 @@ class Phase:
             self.write(1, min(self.harness.durations.step_s, max(0.0, deadline - time.monotonic())))
 
     def write_until_fired(
-        self, minutes: int, *, most: int = 40, step_s: float | None = None
+        self,
+        minutes: int,
+        *,
+        most: int = 40,
+        step_s: float | None = None,
+        listed: Sequence[str] = (),
     ) -> None:
         """Write ``minutes`` simulated minutes, then on until every fault installed has fired
         (the pipeline may need a while to reach the files in scope), ``most`` minutes at most."""
-        self.write(minutes, step_s)
+        self.write(minutes, step_s, listed=listed)
         for _ in range(most - minutes):
             if all(self.fired().values()):
                 return
-            self.write(1, step_s)
+            self.write(1, step_s, listed=listed)
 
     def fault(self, what: str, fault: Fault) -> None:
         self.faults[what] = self.harness.fleet.faults.add(fault)
@@ -241,6 +261,35 @@ class Phase:
             self.evidence[what] = self.harness.fleet.faults.fired(fid)
             self.harness.fleet.faults.remove(fid)
         self.faults.clear()
+
+
+def _wait_for_listing(fleet: Fleet, instance: str, *, since: int, after: float) -> None:
+    """Wait until a DescribeDBLogFiles call for ``instance`` that arrived at ``after`` or later
+    (wall clock; ``since``: the request log's seq before then) was answered: it listed what
+    was on disk at ``after``."""
+    deadline = time.monotonic() + LISTING_TIMEOUT_S
+    while True:
+        records = fleet.requests.records(
+            since=since, instance=instance, action="DescribeDBLogFiles"
+        )
+        if any(r.outcome == "ok" and r.marker is None and r.wall_time >= after for r in records):
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"discovery did not list {instance} in {LISTING_TIMEOUT_S:g} s")
+        time.sleep(0.2)
+
+
+def _unlistable(phase: Phase, reason: str) -> list[str]:
+    """Files deleted (for ``reason``) in the step that created them: no listing between two
+    steps ever showed them, so nobody could report them (the scenario must not make any)."""
+    return sorted(
+        f.content_id
+        for f in phase.harness.fleet.truth.files()
+        if f.instance_id in phase.instances
+        and f.delete_reason == reason
+        and f.deleted_us is not None
+        and not any(f.created_us <= at < f.deleted_us for at in phase.steps_us)
+    )
 
 
 # Scenarios. Each gets a Phase with no clusters yet; it adds some, writes and injects faults.
@@ -383,26 +432,51 @@ def deleted_before_read(phase: Phase) -> None:
 
 def deleted_before_read_chain(phase: Phase) -> None:
     """The same for a MySQL 2 ``server_audit.log`` chain rotating every 60 kB: each file that
-    rotates out to ``.1`` goes at once, while older ones stay (and shift on)."""
+    rotates out to ``.1`` goes at once, while older ones stay (and shift on).
+
+    A step writes about 25 kB of audit log, well under the 60 kB a file takes: a file is never
+    created and deleted within one step, so each is on disk at some step's end (at 75 kB a step
+    every fifth or so was not: no listing could show it, nobody could report it)."""
     options = LogOptions(audit_style="server_audit", server_audit_rotate_bytes=60_000)
-    (mysql,) = phase.cluster(AURORA_MYSQL_2, bytes_per_min=300_000, options=options)
-    _too_slow_to_read(phase, "files deleted", DeleteBeforeRead(instance=mysql, file="audit"))
+    (mysql,) = phase.cluster(AURORA_MYSQL_2, bytes_per_min=100_000, options=options)
+    _too_slow_to_read(
+        phase,
+        "files deleted",
+        DeleteBeforeRead(instance=mysql, file="audit"),
+        minutes=3 * phase.harness.durations.minutes + 3,
+    )
 
 
-def _too_slow_to_read(phase: Phase, what: str, fault: Fault) -> None:
+def _too_slow_to_read(
+    phase: Phase, what: str, fault: DeleteBeforeRead, *, minutes: int | None = None
+) -> None:
     h = phase.harness
-    phase.write(1)
+    listed = [fault.instance] if fault.instance else phase.instances
+    # The first step too: a new instance is only polled once discovery's inventory has it,
+    # and a file deleted before that was never listed either.
+    phase.write(1, listed=listed)
     h.services.stop_one("processor-1")
     h.services.stop_one("processor-2")
     phase.fault(what, fault)
-    # A step longer than discovery's longest poll interval: every file is listed at least
-    # once before it goes (a file nobody ever saw cannot be reported, here or on AWS).
-    phase.write_until_fired(2 * h.durations.minutes + 2, step_s=4.0, most=12)
+    # Each step waits until discovery has listed the instance after it: every file that is on
+    # disk at a step's end is listed at least once before it goes (a file nobody ever saw
+    # cannot be reported, here or on AWS). The scenarios' rates see to it that every file is.
+    phase.write_until_fired(
+        2 * h.durations.minutes + 2 if minutes is None else minutes,
+        step_s=4.0,
+        most=12,
+        listed=listed,
+    )
     time.sleep(4)  # discovery notices the deletions while nothing reads
     phase.clear_faults()
     h.start_processor(1)
     h.start_processor(2)
     phase.write(1)
+    unseen = _unlistable(phase, "deleted_before_read")
+    if unseen:
+        raise RuntimeError(
+            f"{len(unseen)} files created and deleted within one step, never listable: {unseen}"
+        )
 
 
 def malformed_input(phase: Phase) -> None:
