@@ -35,7 +35,7 @@ help:
 	@echo "make test         setup, then lint, type checks and the whole test suite"
 	@echo "make run          the whole pipeline on a local stack, live (DURATION=60 stops after 60 s)"
 	@echo "make chaos        the fault harness: every scenario against the simulator's truth"
-	@echo "                  (about 18 minutes; CHAOS_ARGS=--short compresses the outages, about 9)"
+	@echo "                  (about 18 minutes; CHAOS_ARGS=--short compresses the outages, about 5)"
 	@echo "make bench        every benchmark below, one after the other (about half an hour)"
 	@echo "make bench-parse  parser vs pt-query-digest and pgbadger (CPU s, memory)"
 	@echo "make bench-discovery  discovery at fleet scale: RDS calls, detection delay, hand-over"
