@@ -278,25 +278,11 @@ class TrackingTable:
 
     async def files_of(self, instance_id: str) -> list[TrackedFile]:
         """Every tracked generation of one instance (paginated Query, consistent read)."""
-        files: list[TrackedFile] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": _attributes({":pk": instance_id}),
-                "ConsistentRead": True,
-            }
-            if start is not None:
-                kwargs["ExclusiveStartKey"] = start
-            try:
-                answer = await self._client.query(**kwargs)
-            except ClientError as exc:
-                raise from_aws_error(exc) from exc
-            files.extend(_from_item(dict(raw)) for raw in answer.get("Items", []))
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return files
+        return await self._read_pages(
+            self._client.query,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=_attributes({":pk": instance_id}),
+        )
 
     async def all_files(self) -> list[TrackedFile]:
         """Every tracked generation of every instance (paginated Scan, consistent read).
@@ -304,14 +290,19 @@ class TrackingTable:
         For operators' views (``aurora-logs status``, ``make run``): a Scan reads the whole
         table, so the services never call it.
         """
+        return await self._read_pages(self._client.scan)
+
+    async def _read_pages(self, operation: Any, **request: Any) -> list[TrackedFile]:
+        """Every item a Query or Scan (``operation``) returns, page after page, read
+        consistently."""
         files: list[TrackedFile] = []
         start: dict[str, Any] | None = None
         while True:
-            kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+            kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True, **request}
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
             try:
-                answer = await self._client.scan(**kwargs)
+                answer = await operation(**kwargs)
             except ClientError as exc:
                 raise from_aws_error(exc) from exc
             files.extend(_from_item(dict(raw)) for raw in answer.get("Items", []))
