@@ -175,10 +175,14 @@ def delivered_rows(
     type (``client`` has the server's base URL)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for log_type in log_types:
-        params = {"org": "default", "stream": STREAMS[log_type]}
+        params = {
+            "org": "default",
+            "stream": STREAMS[log_type],
+            "field": "instance",
+            "prefix": prefix,
+        }
         answer = client.get("/_contract/records", params=params)
-        rows = answer.json()["records"] if answer.status_code == 200 else []
-        found[log_type] = [row for row in rows if str(row.get("instance", "")).startswith(prefix)]
+        found[log_type] = answer.json()["records"] if answer.status_code == 200 else []
     return found
 
 

@@ -500,12 +500,28 @@ class Store:
             out[key] = value
         return out
 
-    def rows(self, org: str, name: str) -> list[dict[str, Any]]:
-        """Every stored row of a stream in arrival order, nulls omitted."""
+    def rows(
+        self, org: str, name: str, where: tuple[str, str, bool] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every stored row of a stream in arrival order, nulls omitted. ``where`` is
+        ``(column, text, is_prefix)``: only rows whose column equals (or starts with) the text;
+        none when the stream has no such column."""
         table = self.stream(org, name)
         if table is None:
             return []
-        cur = self._orgs[org].db.execute(f"SELECT * FROM {_quote(name)} ORDER BY rowid")
+        sql, params = f"SELECT * FROM {_quote(name)}", ()
+        if where is not None:
+            column, text, is_prefix = where
+            if column not in table.columns:
+                return []
+            if is_prefix:
+                # substr keeps it exact: LIKE would treat % and _ in the text as wildcards.
+                sql += f" WHERE substr({_quote(column)}, 1, ?) = ?"
+                params = (len(text), text)
+            else:
+                sql += f" WHERE {_quote(column)} = ?"
+                params = (text,)
+        cur = self._orgs[org].db.execute(sql + " ORDER BY rowid", params)
         names = [d[0] for d in cur.description]
         return [self._decode_row(table, names, r) for r in cur.fetchall()]
 

@@ -55,7 +55,10 @@ Test controls (in-process methods, or HTTP under ``/_contract/``, unauthenticate
   ``{"data": true}``, returns to the constructed state (limits, clock, no streams,
   dashboards, alerts or logged requests);
 - ``POST /_contract/clock`` ``{"now_us": int}`` fixes the clock, ``{"now_us": null}`` frees it;
-- ``GET /_contract/records?org=&stream=`` every stored row; ``GET /_contract/requests`` the log.
+- ``GET /_contract/records?org=&stream=`` every stored row, or with ``&field=F&equals=V``
+  (``&prefix=P``) those whose column F equals V (starts with P), filtered in SQLite so that
+  a test polling for its own records does not make the server copy everyone else's;
+  ``GET /_contract/requests`` the log.
 
 Throughput, measured as a subprocess on the 2-core development machine with 1000-record
 requests from one httpx client: about 60-70k records/s for ``_json``/``_multi`` (55k gzipped),
@@ -555,12 +558,16 @@ class OpenObserveContractServer:
             }
 
     # inspection ------------------------------------------------------------------------------
-    def records(self, org: str, stream: str) -> list[dict[str, Any]]:
-        """Every stored row of ``org``/``stream`` (stream name normalised) in arrival order."""
+    def records(
+        self, org: str, stream: str, where: tuple[str, str, bool] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every stored row of ``org``/``stream`` (stream name normalised) in arrival order;
+        ``where`` = ``(column, text, is_prefix)`` keeps the rows whose column equals (or starts
+        with) the text."""
         with self._lock:
             if not self._store.has_org(org):
                 return []
-            return self._store.rows(org, format_stream_name(stream))
+            return self._store.rows(org, format_stream_name(stream), where)
 
     def requests(self) -> list[dict[str, Any]]:
         """The request log, oldest first (bounded by ``request_log_size``)."""
@@ -944,12 +951,23 @@ class OpenObserveContractServer:
                 org, stream = req.arg("org") or "default", req.arg("stream")
                 if not stream:
                     return _Reply.json(400, {"error": "stream is required"})
+                column, equals, prefix = req.arg("field"), req.arg("equals"), req.arg("prefix")
+                where: tuple[str, str, bool] | None = None
+                if column:
+                    if (equals is None) == (prefix is None):
+                        return _Reply.json(400, {"error": "field needs one of equals, prefix"})
+                    if prefix is not None:
+                        where = (column, prefix, True)
+                    elif equals is not None:
+                        where = (column, equals, False)
+                elif equals is not None or prefix is not None:
+                    return _Reply.json(400, {"error": "equals and prefix need field"})
                 return _Reply.json(
                     200,
                     {
                         "org": org,
                         "stream": format_stream_name(stream),
-                        "records": self.records(org, stream),
+                        "records": self.records(org, stream, where),
                     },
                 )
             if action == "admin_requests":

@@ -279,3 +279,36 @@ def test_admin_api_clock_records_requests_and_reset(
     client.post("/_contract/reset", json={"data": True})
     assert client.get("/_contract/records?stream=clocked").json()["records"] == []
     assert client.get("/_contract/requests").json()["requests"] == []
+
+
+def test_stored_rows_filter_by_one_column_in_the_server(client: httpx.Client) -> None:
+    """Tests poll for their own instance's rows; the filter runs in the store, exactly (no
+    LIKE wildcards), and a column the stream never had matches nothing."""
+    docs = [
+        {"instance": "db-1", "n": 1},
+        {"instance": "db-10", "n": 2},
+        {"instance": "db_1", "n": 3},
+        {"instance": "db%1", "n": 4},
+        {"other": "db-1", "n": 5},
+    ]
+    _status(_post_json(client, docs))
+
+    def numbers(**params: str) -> list[int]:
+        answer = client.get("/_contract/records", params={"stream": "app", **params})
+        assert answer.status_code == 200, answer.text
+        return [row["n"] for row in answer.json()["records"]]
+
+    assert numbers() == [1, 2, 3, 4, 5]
+    assert numbers(field="instance", equals="db-1") == [1]
+    assert numbers(field="instance", prefix="db-1") == [1, 2]
+    assert numbers(field="instance", prefix="db%") == [4]
+    assert numbers(field="instance", prefix="db_") == [3]
+    assert numbers(field="missing", equals="db-1") == []
+    for params in (
+        {"field": "instance"},
+        {"equals": "x"},
+        {"field": "n", "equals": "1", "prefix": "1"},
+    ):
+        answer = client.get("/_contract/records", params={"stream": "app", **params})
+        assert answer.status_code == 400
+        assert "field" in answer.json()["error"] or "equals" in answer.json()["error"]

@@ -70,12 +70,18 @@ class Deployment:
     async def rows(self, stream: str, instance: str) -> list[dict[str, object]]:
         async with httpx.AsyncClient(base_url=self.openobserve_url, timeout=30) as client:
             answer = await client.get(
-                "/_contract/records", params={"org": "default", "stream": stream}
+                "/_contract/records",
+                params={
+                    "org": "default",
+                    "stream": stream,
+                    "field": "instance",
+                    "equals": instance,
+                },
             )
         if answer.status_code != 200:
             return []
         rows: list[dict[str, object]] = answer.json()["records"]
-        return [row for row in rows if row.get("instance") == instance]
+        return rows
 
 
 @pytest.fixture
