@@ -27,7 +27,6 @@ Kafka trouble), 2 bad settings.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import os
@@ -38,17 +37,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, TextIO, cast
 
-from aiokafka.errors import KafkaError
-
 from common.cli import point_in_time_ms
 from common.clients.aws import AwsClients
 from common.clients.kafka import ensure_topics, make_producer
 from common.clients.valkey import make_valkey
-from common.errors import AuroraLogsError, ConfigurationError, NotFoundError, RejectedError
+from common.command import run_command
+from common.errors import AuroraLogsError, NotFoundError, RejectedError
 from common.events import Engine
-from common.logs import configure_logging
 from common.ratelimit import RdsBudget, RdsCaller
-from common.settings import load_settings
 from common.tracking import TrackedFile, TrackingTable
 from discovery.config import ALL_LOG_KINDS, DiscoverySettings, matches_pattern
 from discovery.identity import Entry, NameRules
@@ -364,18 +360,7 @@ async def _backfill(settings: DiscoverySettings, args: argparse.Namespace) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(DiscoverySettings)
-    except ConfigurationError as exc:
-        print(f"aurora-logs backfill: {exc}", file=sys.stderr)
-        return 2
-    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
-    configure_logging(settings.logging, service="aurora-logs-backfill", stream=sys.stderr)
     if args.since > time.time() * 1000:
         print("aurora-logs backfill: --since is in the future", file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(_backfill(settings, args))
-    except KafkaError as exc:
-        print(f"aurora-logs backfill: Kafka: {exc}", file=sys.stderr)
-        return 1
+    return run_command("backfill", DiscoverySettings, lambda settings: _backfill(settings, args))

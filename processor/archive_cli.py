@@ -10,14 +10,12 @@ Exit status: 0 done, 1 nothing archived, a gap or S3 trouble, 2 bad settings.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from common.clients.aws import AwsClients
-from common.errors import AuroraLogsError, ConfigurationError
-from common.settings import load_settings
+from common.command import run_command
 from processor.archive import RawArchive, restore
 from processor.config import ProcessorSettings
 
@@ -47,16 +45,10 @@ async def _restore(settings: ProcessorSettings, args: argparse.Namespace, out: B
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(ProcessorSettings)
-    except ConfigurationError as exc:
-        print(f"aurora-logs raw-restore: {exc}", file=sys.stderr)
-        return 2
-    try:
+    async def work(settings: ProcessorSettings) -> int:
         if args.output is None:
-            return asyncio.run(_restore(settings, args, sys.stdout.buffer))
+            return await _restore(settings, args, sys.stdout.buffer)
         with args.output.open("wb") as out:
-            return asyncio.run(_restore(settings, args, out))
-    except AuroraLogsError as exc:
-        print(f"aurora-logs raw-restore: {exc}", file=sys.stderr)
-        return 1
+            return await _restore(settings, args, out)
+
+    return run_command("raw-restore", ProcessorSettings, work)

@@ -31,7 +31,6 @@ was not confirmed or Kafka trouble (nothing after it committed), 2 bad settings.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
@@ -43,13 +42,12 @@ from typing import Any, TextIO
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from common.clients.kafka import connection_options, make_admin, make_consumer, make_producer
-from common.errors import ConfigurationError, MalformedEventError
+from common.command import run_command
+from common.errors import MalformedEventError
 from common.events import decode_event, event_key
-from common.logs import configure_logging
-from common.settings import KafkaSettings, load_settings
+from common.settings import KafkaSettings
 from discovery.identity import birth_name
 from discovery.publisher import KafkaEventPublisher, Outgoing
 from processor.batching import Batcher
@@ -399,17 +397,9 @@ def _next_offsets(batch: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPa
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(ProcessorSettings)
-    except ConfigurationError as exc:
-        print(f"aurora-logs dlq: {exc}", file=sys.stderr)
-        return 2
-    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
-    configure_logging(settings.logging, service="aurora-logs-dlq", stream=sys.stderr)
-    try:
+    async def work(settings: ProcessorSettings) -> int:
         if args.action == "inspect":
-            return asyncio.run(_inspect(settings.kafka, args, sys.stdout))
-        return asyncio.run(_retry(settings, args, sys.stdout))
-    except KafkaError as exc:
-        print(f"aurora-logs dlq: Kafka: {exc}", file=sys.stderr)
-        return 1
+            return await _inspect(settings.kafka, args, sys.stdout)
+        return await _retry(settings, args, sys.stdout)
+
+    return run_command("dlq", ProcessorSettings, work)

@@ -22,22 +22,18 @@ Exit status: 0 done, 1 nothing matched, a gap in the archive, AWS, Kafka or sink
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO, cast
 
-from aiokafka.errors import KafkaError
-
 from common.cli import point_in_time_ms
 from common.clients.aws import AwsClients
 from common.clients.kafka import make_producer
-from common.errors import AuroraLogsError, ConfigurationError
+from common.command import run_command
+from common.errors import ConfigurationError
 from common.events import Engine, LogFileEvent, LogKind
 from common.lognames import parse_log_name
-from common.logs import configure_logging
-from common.settings import load_settings
 from common.tracking import TrackingTable
 from discovery.config import matches_pattern
 from discovery.identity import birth_name
@@ -255,18 +251,4 @@ def run(args: argparse.Namespace) -> int:
     if args.since is not None and args.until is not None and args.since >= args.until:
         print("aurora-logs replay: --since must be before --until", file=sys.stderr)
         return 2
-    try:
-        settings = load_settings(ProcessorSettings)
-    except ConfigurationError as exc:
-        print(f"aurora-logs replay: {exc}", file=sys.stderr)
-        return 2
-    # The report goes to stdout; the pipeline's own log events, if any, to stderr.
-    configure_logging(settings.logging, service="aurora-logs-replay", stream=sys.stderr)
-    try:
-        return asyncio.run(_replay(settings, args))
-    except ConfigurationError as exc:
-        print(f"aurora-logs replay: {exc}", file=sys.stderr)
-        return 2
-    except (AuroraLogsError, KafkaError) as exc:
-        print(f"aurora-logs replay: {exc}", file=sys.stderr)
-        return 1
+    return run_command("replay", ProcessorSettings, lambda settings: _replay(settings, args))
