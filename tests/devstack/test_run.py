@@ -18,13 +18,12 @@ from devstack.run import marked_processes, sink_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_make_run_ships_every_log_type_and_stops_cleanly(tmp_path: Path) -> None:
-    workdir = tmp_path / "run"
-    # No OpenObserve configured: the file sink is the target.
+def _make_run(workdir: Path, duration_s: int, extra_env: dict[str, str] | None = None) -> str:
+    """``devstack.run`` as ``make run`` starts it, off a terminal, with none of the caller's
+    AURORA_/AWS_ settings (plus ``extra_env``); its output, once it exited 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "AWS_"))}
-    argv = ["--duration", "30", "--every", "10", "--workdir", str(workdir)]
+    env.update(extra_env or {})
+    argv = ["--duration", str(duration_s), "--every", "10", "--workdir", str(workdir)]
     done = subprocess.run(
         [sys.executable, "-m", "devstack.run", *argv],
         cwd=ROOT,
@@ -36,6 +35,15 @@ def test_make_run_ships_every_log_type_and_stops_cleanly(tmp_path: Path) -> None
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
+    return output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_make_run_ships_every_log_type_and_stops_cleanly(tmp_path: Path) -> None:
+    workdir = tmp_path / "run"
+    # No OpenObserve configured: the file sink is the target.
+    output = _make_run(workdir, 30)
 
     data = workdir / "data"
     for log_type, (_kind, stream) in LOG_TYPES.items():
@@ -99,25 +107,13 @@ def test_make_run_ships_to_the_openobserve_it_is_given(
 ) -> None:
     workdir = tmp_path / "run"
     user, password = openobserve_credentials
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "AWS_"))}
     # make run's spelling of the URL, which no service may see (they refuse unknown names).
-    env.update(
-        AURORA_OPENOBSERVE_URL=openobserve_url,
-        AURORA_OPENOBSERVE__USER=user,
-        AURORA_OPENOBSERVE__PASSWORD=password,
-    )
-    argv = ["--duration", "20", "--every", "10", "--workdir", str(workdir)]
-    done = subprocess.run(
-        [sys.executable, "-m", "devstack.run", *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
+    given = {
+        "AURORA_OPENOBSERVE_URL": openobserve_url,
+        "AURORA_OPENOBSERVE__USER": user,
+        "AURORA_OPENOBSERVE__PASSWORD": password,
+    }
+    output = _make_run(workdir, 20, given)
     assert f"records go to: OpenObserve at {openobserve_url}" in output
     assert not (workdir / "data").exists()
     for log_type, (_kind, stream) in LOG_TYPES.items():
