@@ -24,6 +24,8 @@ API faults act in the moto process on the requests they match:
 :class:`BinaryData`     ``InvalidParameterValue: This file contains binary data ...``
 :class:`Stale`          sizes, LastWritten and data stay as they were when the fault first
                         met the file, for ``duration_s`` (wall) or until removed
+:class:`Latency`        the answer leaves ``seconds`` late (a region's round trip and
+                        the time RDS takes to read a portion, which a local moto lacks)
 :class:`RotateMidRead`  a page served with more data pending asks the writer to rotate
                         that file before its next write (scope it to logs that rotate to
                         a new name: an hourly-named MySQL log rotated inside the hour
@@ -70,6 +72,7 @@ __all__ = [
     "Gap",
     "GarbageBytes",
     "HugeLine",
+    "Latency",
     "Overlap",
     "RotateMidRead",
     "Stale",
@@ -133,6 +136,11 @@ class Stale(_Fault):
     duration_s: float | None = Field(default=None, gt=0)
 
 
+class Latency(_Fault):
+    type: Literal["latency"] = "latency"
+    seconds: float = Field(default=0.2, gt=0, le=30)
+
+
 class RotateMidRead(_Fault):
     type: Literal["rotate_mid_read"] = "rotate_mid_read"
 
@@ -164,6 +172,7 @@ Fault = Annotated[
     | Gap
     | BinaryData
     | Stale
+    | Latency
     | RotateMidRead
     | HugeLine
     | GarbageBytes

@@ -38,7 +38,15 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from simulator.faults import BinaryData, Gap, Overlap, RotateMidRead, Throttle, Truncate
+from simulator.faults import (
+    BinaryData,
+    Gap,
+    Latency,
+    Overlap,
+    RotateMidRead,
+    Throttle,
+    Truncate,
+)
 from simulator.files import stat_settled
 from simulator.portions import (
     MarkerError,
@@ -247,6 +255,7 @@ def install() -> None:
         refused = server.faults.over_budget(instance=instance, file=file, action=action)
         if refused is None:
             refused = server.faults.fire(Throttle, instance=instance, file=file, action=action)
+        _delay(server, instance=instance, file=file, action=action)
         if refused is not None:
             status: int = 400
             headers: Any = {"Content-Type": "text/xml"}
@@ -353,6 +362,7 @@ def install() -> None:
             refused = server.faults.over_budget(instance=instance, file=name, action=action)
             if refused is None:
                 refused = server.faults.fire(Throttle, instance=instance, file=name, action=action)
+            _delay(server, instance=instance, file=name, action=action)
             if refused is not None:
                 return fail(
                     400,
@@ -413,6 +423,17 @@ def install() -> None:
     setattr(DomainDispatcherApplication, "__call__", dispatch)  # noqa: B010
     setattr(RDSResponse, "_aurora_simulator_installed", True)  # noqa: B010
     print(f"aurora simulator: serving log files from {server.data_dir}", flush=True)
+
+
+def _delay(
+    server: SimulatorServer, *, instance: str | None, file: str | None, action: str | None
+) -> None:
+    """Hold the answer back while a matching Latency fault says (the server answers each
+    request on a thread of its own, so others are not held up)."""
+    late = server.faults.fire(Latency, instance=instance, file=file, action=action)
+    if late is not None:
+        assert isinstance(late.fault, Latency)
+        time.sleep(late.fault.seconds)
 
 
 def _shift_for_fault(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from simulator.faults import (
     Gap,
     GarbageBytes,
     HugeLine,
+    Latency,
     Overlap,
     RotateMidRead,
     Stale,
@@ -130,6 +132,37 @@ def test_a_budget_is_shared_by_every_caller(
     allowed, first_over = conforms_to_budget(records, burst=3, rate_per_s=0.2)
     assert not allowed
     assert first_over is not None
+
+
+def test_latency_holds_matching_answers_back_and_answers_in_parallel(
+    fleet: Fleet, rds: RDSClient, moto_url: str, ident: Callable[[str], str]
+) -> None:
+    instance = _instance(fleet, ident("late"), {"error": Rate(entries_per_s=1)})
+    fleet.advance(5)
+    fault = fleet.faults.add(
+        Latency(instance=instance.id, action="DownloadDBLogFilePortion", seconds=1.5)
+    )
+    rds.describe_db_log_files(DBInstanceIdentifier=instance.id)  # out of scope
+    assert fleet.faults.status(fault).fired == 0
+    started = time.monotonic()
+    assert _page(rds, instance.id, ERROR)["LogFileData"]
+    assert time.monotonic() - started >= 1.5
+    # Two held answers at once take one delay, not two: each request has a thread.
+    clients = [make_rds(moto_url) for _ in range(2)]  # boto3 builds clients unsafely in threads
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(lambda client: _page(client, instance.id, ERROR), clients))
+    assert all(page["LogFileData"] for page in pages)
+    assert 1.5 <= time.monotonic() - started < 2.9
+    assert fleet.faults.status(fault).fired == 3
+    # The full-file download is held back too, under its own action name.
+    fleet.faults.add(
+        Latency(instance=instance.id, action="DownloadCompleteDBLogFile", seconds=1, count=1)
+    )
+    started = time.monotonic()
+    full = signed_get(f"{moto_url}/v13/downloadCompleteLogFile/{instance.id}/{ERROR}")
+    assert full.status_code == 200
+    assert time.monotonic() - started >= 1
 
 
 def test_truncation_at_the_page_cap_claims_there_is_nothing_more(
