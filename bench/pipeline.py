@@ -1,6 +1,6 @@
 """Throughput of one processor replica, beside the parser alone on the same input.
 
-    python -m bench.pipeline [--size-mb 30] [--engine mysql|postgresql]
+    python -m bench.pipeline [--size-mb 30] [--engine mysql|postgresql] [--rds-latency-ms 0]
 
 Starts the local stack (Kafka, Valkey, moto with the simulator, the OpenObserve contract
 server) in a temporary folder, has the simulator write one large log file on a clock near
@@ -13,6 +13,10 @@ now, and then, in the same run, on the same bytes:
   batches, gzips and ships every record to the contract server with ``_bulk``, and writes its
   checkpoints to DynamoDB. The clock runs from the event's publication to the checkpoint that
   covers the file.
+
+``--rds-latency-ms`` has the simulator answer every download that much later, as a real
+region does (moto on the same machine answers in a few milliseconds); the processor fetches
+the next portion while it parses the current one, which this shows.
 
 The processor first joins its consumer group and finishes an empty event, so the clock measures
 steady-state throughput, not start-up. It prints records/s and MB/s for both, their ratio (the
@@ -54,7 +58,15 @@ from processor.parsing.records import Parser
 from processor.records import FileContext
 from processor.sinks.openobserve import OpenObserveSink
 from processor.work import log_type_of
-from simulator import AURORA_MYSQL_3, AURORA_POSTGRESQL, Fleet, LogProfile, Rate, SimClock
+from simulator import (
+    AURORA_MYSQL_3,
+    AURORA_POSTGRESQL,
+    Fleet,
+    Latency,
+    LogProfile,
+    Rate,
+    SimClock,
+)
 
 PAGE = 1024 * 1024
 
@@ -272,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="throughput runs; the best of each figure counts"
     )
+    parser.add_argument(
+        "--rds-latency-ms",
+        type=int,
+        default=0,
+        help="delay every download answer by this much (a region's round trip)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="aurora-bench-") as workdir:
@@ -313,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
             path = fleet.path(instance, log_file)
+            if args.rds_latency_ms > 0:
+                for action in ("DownloadDBLogFilePortion", "DownloadCompleteDBLogFile"):
+                    late = Latency(action=action, seconds=args.rds_latency_ms / 1000)
+                    fleet.faults.add(late.model_copy(update={"instance": instance}))
             runs = [parser_only(path, event, log_file) for _ in range(max(1, args.repeat))]
             only_cpu = min(cpu for cpu, _records, _offset in runs)
             _cpu, records, final_offset = runs[0]
@@ -344,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
 
     mb = final_offset / 1e6
-    print(f"\ninput: {mb:.1f} MB, {records:,} records ({args.engine}, {log_file})\n")
+    latency = f", downloads answered {args.rds_latency_ms} ms late" if args.rds_latency_ms else ""
+    print(f"\ninput: {mb:.1f} MB, {records:,} records ({args.engine}, {log_file}){latency}\n")
     print(f"{'':34}{'seconds':>9}{'records/s':>12}{'MB/s':>8}")
     print(f"{'parser only (CPU)':34}{only_cpu:9.2f}{records / only_cpu:12,.0f}{mb / only_cpu:8.1f}")
     label = "pipeline, event to checkpoint (wall)"
