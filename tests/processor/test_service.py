@@ -195,6 +195,20 @@ def _expected(fleet: Fleet, tracked: list[TrackedFile]) -> dict[str, set[str]]:
     return expected
 
 
+def _missing(fleet: Fleet, tracked: list[TrackedFile], absent: set[str]) -> str:
+    """Where the records in ``absent`` come from (file and offset), for a failure message."""
+    where: dict[str, list[int]] = {}
+    for item in tracked:
+        content_id = fleet.truth.content_id_of(item.instance_id, item.observation.log_file)
+        for entry in fleet.truth.entries(instance=item.instance_id, content_id=content_id):
+            if record_id(item.instance_id, item.identity, entry.offset) in absent:
+                where.setdefault(item.observation.log_file, []).append(entry.offset)
+    return "; ".join(
+        f"{name}: {len(offsets)} from offset {min(offsets)} to {max(offsets)}"
+        for name, offsets in sorted(where.items())
+    )
+
+
 STREAMS = (
     "aurora_mysql_slow",
     "aurora_mysql_error",
@@ -433,8 +447,10 @@ async def test_every_failure_at_once_and_the_accounting_is_exact(
             )
             await consumer.start()
             try:
+                absent: set[str] = set(expected)
 
                 async def accounted() -> bool:
+                    nonlocal absent
                     batches = await consumer.getmany(timeout_ms=100)
                     dead.extend(
                         json.loads(record.value or b"{}")
@@ -443,9 +459,28 @@ async def test_every_failure_at_once_and_the_accounting_is_exact(
                     )
                     delivered = set((await _delivered(deployment, [instance]))[instance])
                     rejected = {str(letter["source"]["record_id"]) for letter in dead}  # type: ignore[index]
-                    return expected <= delivered | rejected
+                    absent = expected - delivered - rejected
+                    return not absent
 
-                await eventually(accounted, timeout_s=180, interval_s=0.5, message="unaccounted")
+                def unaccounted() -> str:
+                    retries = {
+                        reason: _metric("aurora_processor_sink_retries_total", reason=reason)
+                        for reason in (
+                            "http_503",
+                            "timeout",
+                            "connection",
+                            "item_retry",
+                            "bulk_mismatch",
+                        )
+                    }
+                    return (
+                        f"{len(absent)} of {len(expected)} records neither delivered nor "
+                        f"dead-lettered ({_missing(fleet, tracked, absent)}); "
+                        f"{len(dead)} dead letters; sink retries {retries}; "
+                        f"halted {_metric('aurora_processor_sink_halted')}"
+                    )
+
+                await eventually(accounted, timeout_s=180, interval_s=0.5, message=unaccounted)
             finally:
                 await consumer.stop()
         finally:
