@@ -129,7 +129,13 @@ async def deployment(
 async def _announce(
     deployment: Deployment, fleet: Fleet, instances: list[str]
 ) -> list[TrackedFile]:
-    """Do what discovery does on first sight of each file: track it, then publish an event."""
+    """Do what discovery does on first sight of each file: list it (size and LastWritten, as
+    the RDS API reports them), track it, then publish an event.
+
+    LastWritten matters: the processor compares it with what it lists before reading a name
+    that can hold another generation later, and one that was never recorded looks like a
+    name that moved on whenever the simulated hour turned while the fleet was writing (its
+    hourly predecessor is larger), so the read waits for a discovery that never comes here."""
     settings = deployment.settings
     tracked: list[TrackedFile] = []
     producer = make_producer(settings.kafka)
@@ -139,12 +145,20 @@ async def _announce(
             table = TrackingTable(dynamodb, settings.dynamodb.table, item_ttl_s=3600)
             for instance in instances:
                 sim = fleet.instance(instance)
+                pages = fleet.rds.get_paginator("describe_db_log_files").paginate(
+                    DBInstanceIdentifier=instance
+                )
+                listed = {
+                    item["LogFileName"]: (item["Size"], item["LastWritten"])
+                    for page in pages
+                    for item in page["DescribeDBLogFiles"]
+                }
                 for log_file in fleet.log_files(instance):
                     kind = log_file.split("/", 1)[0]
                     kind = {"error": "error" if sim.engine.is_mysql else "postgresql"}.get(
                         kind, kind
                     )
-                    size = fleet.path(instance, log_file).stat().st_size
+                    size, last_written_ms = listed[log_file]
                     item = await table.create(
                         TrackedFile(
                             instance,
@@ -156,6 +170,7 @@ async def _announce(
                                 log_file=log_file,
                                 log_kind=kind,
                                 seen_size=size,
+                                seen_last_written_ms=last_written_ms,
                                 first_seen_ms=int(time.time() * 1000),
                             ),
                         )
@@ -170,7 +185,7 @@ async def _announce(
                         log_kind=kind,  # type: ignore[arg-type]
                         file_identity=item.identity,
                         size_bytes=size,
-                        last_written_ms=int(time.time() * 1000),
+                        last_written_ms=last_written_ms,
                         observed_at_ms=int(time.time() * 1000),
                     )
                     await producer.send_and_wait(
@@ -230,9 +245,13 @@ async def _delivered(deployment: Deployment, instances: list[str]) -> dict[str, 
 
 @pytest.fixture
 def live_fleet(moto_url: str, simulator_control: object, ident: Callable[[str], str]) -> Fleet:
-    # Timestamps near now: OpenObserve refuses records older than its 5-hour window.
-    fleet = Fleet(moto_url, clock=SimClock(time.time() - 600), seed=uuid.uuid4().hex)
-    return fleet
+    # Timestamps near now: OpenObserve refuses records older than its 5-hour window. The clock
+    # starts 30 s before the current hour began, so that every test's writing crosses an hour
+    # and the hourly logs rotate under the names being read: the case that depends most on
+    # what discovery recorded, every run rather than when the wall clock happens to be near
+    # the hour.
+    hour = time.time() // 3600 * 3600
+    return Fleet(moto_url, clock=SimClock(hour - 30), seed=uuid.uuid4().hex)
 
 
 async def test_events_become_records_and_bad_events_dead_letters(
