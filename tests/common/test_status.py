@@ -138,16 +138,24 @@ async def test_partitions_of_a_topic_that_does_not_exist(tracked: CommonSettings
         assert await reader.partitions(topic=tracked.kafka.topic + "-absent") == []
 
 
+def _status_command(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> argparse.ArgumentParser:
+    """``aurora-logs status``'s argument parser, with ``environ`` as the process environment."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    parser = argparse.ArgumentParser()
+    status_cli.add_arguments(parser)
+    return parser
+
+
 def test_the_command_prints_json_and_text(
     tracked: CommonSettings,
     environ: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    parser = argparse.ArgumentParser()
-    status_cli.add_arguments(parser)
+    parser = _status_command(environ, monkeypatch)
 
     assert status_cli.run(parser.parse_args(["--json", "--instance", "orders-1"])) == 0
     document = json.loads(capsys.readouterr().out)
@@ -173,9 +181,6 @@ def test_a_missing_table_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    parser = argparse.ArgumentParser()
-    status_cli.add_arguments(parser)
+    parser = _status_command(environ, monkeypatch)
     assert status_cli.run(parser.parse_args(["--no-kafka"])) == 1
     assert environ["AURORA_DYNAMODB__TABLE"] in capsys.readouterr().err
