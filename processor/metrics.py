@@ -53,7 +53,7 @@ SOURCE_FALLBACKS = Counter(
 )
 READS_CUT_SHORT = Counter(
     "aurora_processor_reads_cut_short_total",
-    "Reads stopped early and left for the next event (rotated, name_reused, stalled).",
+    "Reads stopped early and left for the next event (rotated, name_reused, stalled, failed).",
     ["reason"],
 )
 CHECKPOINT_RESETS = Counter(

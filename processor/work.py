@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from common.errors import ConflictError, NotFoundError, RejectedError
+from common.errors import ConflictError, NotFoundError, RejectedError, is_retriable
 from common.events import LogFileEvent
 from common.lognames import parse_log_name, reused
 from common.logs import get_logger
@@ -449,6 +449,7 @@ class FileWork:
             recent.keep_from = upto
             return task
 
+        interrupted: Exception | None = None
         chunks = read_ahead(self._source.read(ref, start, size_hint=size_hint))
         try:
             async with contextlib.aclosing(chunks):
@@ -484,6 +485,18 @@ class FileWork:
                 "read_cut_short", instance=ref.instance_id, log_file=ref.log_file, reason="rotated"
             )
             final = False
+        except Exception as exc:
+            if not read_any or checkpointer.failure is not None or not is_retriable(exc):
+                raise
+            # Transient trouble in the middle of the file (the RDS budget's store, throttling
+            # beyond the retries, the network): what was read is parsed and being shipped, so
+            # see it delivered and checkpoint it before the event is retried. Otherwise the
+            # retry would start from the last checkpoint and send those records again.
+            READS_CUT_SHORT.labels("failed").inc()
+            log.info(
+                "read_cut_short", instance=ref.instance_id, log_file=ref.log_file, reason="failed"
+            )
+            interrupted, final = exc, False
         if final:
             await self._submit(parser.flush(), context, ticket)
         cp = parser.checkpoint()
@@ -492,7 +505,10 @@ class FileWork:
         anchor = recent.anchor_before(cp.offset)
         checkpointer.add(_Segment(ticket, cp, held, last_position, anchor, archive(cp.offset)))
         await self._batcher.flush()
-        return await checkpointer.finish()
+        saved = await checkpointer.finish()
+        if interrupted is not None:
+            raise interrupted
+        return saved
 
     async def _parse(
         self, data: bytes, parser: Parser, context: FileContext, ticket: Ticket

@@ -15,6 +15,7 @@ from pydantic import AnyHttpUrl, SecretStr
 
 from common.clients.aws import AwsClients
 from common.clients.valkey import make_valkey
+from common.errors import ThrottledError
 from common.events import LogFileEvent
 from common.ratelimit import RdsBudget, RdsCaller
 from common.settings import AwsSettings, OpenObserveSettings, RdsSettings, ValkeySettings
@@ -662,3 +663,58 @@ async def test_a_chain_that_shifts_under_the_first_page_is_not_read_as_the_old(
     assert sorted(str(row["record_id"]) for row in rows) == _expected_ids(
         truth, instance, tracked.identity
     )
+
+
+class _FailsAfter:
+    """A source whose first read breaks off with a transient error after ``chunks`` chunks."""
+
+    def __init__(self, inner: Source, chunks: int) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._chunks: int | None = chunks
+
+    async def listing(self, instance_id: str, contains: str) -> dict[str, FileStat]:
+        return await self._inner.listing(instance_id, contains)
+
+    async def read(self, file: FileRef, start: Position, *, size_hint: int) -> AsyncIterator[Chunk]:
+        left, self._chunks = self._chunks, None
+        async for chunk in self._inner.read(file, start, size_hint=size_hint):
+            if left is not None:
+                if left == 0:
+                    raise ThrottledError("Rate exceeded", reason="throttled")
+                left -= 1
+            yield chunk
+
+
+async def test_a_read_broken_off_mid_file_keeps_what_it_shipped(
+    pipeline: Pipeline, fleet: Fleet, ident: Callable[[str], str]
+) -> None:
+    """Throttling beyond the retries in the middle of a file: the records already read are
+    delivered and checkpointed before the error goes to the consumer, so the retry goes on
+    from there and sends none of them twice."""
+    profile = LogProfile(rates={"slowquery": Rate(bytes_per_min=3_000_000)})
+    instance = fleet.add_cluster(ident("cut"), AURORA_MYSQL_3, instances=1, profile=profile).writer
+    fleet.advance(60)
+    log_file, identity = "slowquery/mysql-slowquery.log", "slowquery/mysql-slowquery.log@1"
+    size = fleet.path(instance, log_file).stat().st_size
+    assert size > 2 * 1024 * 1024  # several 1 MB portions
+    tracked = await _track(pipeline, fleet, instance, log_file, identity)
+    work = pipeline.make_work(None, lambda source: _FailsAfter(source, chunks=2))
+    before = _metric("aurora_processor_reads_cut_short_total", reason="failed")
+    with pytest.raises(ThrottledError):
+        await work.process(_event(tracked, size))
+    assert _metric("aurora_processor_reads_cut_short_total", reason="failed") == before + 1
+    first = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    kept = await pipeline.tracking.get(instance, identity)
+    assert kept is not None
+    assert first
+    # The checkpoint covers everything shipped: every record lies before it.
+    assert max(int(str(row["offset"])) for row in first) < kept.checkpoint.offset < size
+
+    await pipeline.work.process(_event(kept, size))  # the consumer's retry
+    rows = [row for row in pipeline.stored("aurora_mysql_slow") if row["instance"] == instance]
+    ids = [str(row["record_id"]) for row in rows]
+    assert len(ids) == len(set(ids)), "the retry sent records again"
+    content_id = fleet.truth.content_id_of(instance, log_file)
+    truth = fleet.truth.entries(instance=instance, content_id=content_id)
+    assert sorted(ids) == _expected_ids(truth[:-1], instance, identity)
