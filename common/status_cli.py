@@ -6,15 +6,15 @@ the lag; per partition of the event topic, the processor group's lag. Read from 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from common.errors import AuroraLogsError, ConfigurationError
-from common.settings import CommonSettings, load_settings
+from common.command import run_command
+from common.errors import AuroraLogsError
+from common.settings import CommonSettings
 from common.status import FileProgress, PartitionLag, StatusReader, by_instance
 
 __all__ = ["add_arguments", "format_bytes", "format_table", "run"]
@@ -139,13 +139,12 @@ async def _gather(
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_command("status", CommonSettings, lambda settings: _report(settings, args))
+
+
+async def _report(settings: CommonSettings, args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(CommonSettings)
-    except ConfigurationError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    try:
-        files, partitions = asyncio.run(_gather(settings, args))
+        files, partitions = await _gather(settings, args)
     except AuroraLogsError as exc:
         table = settings.dynamodb.table
         print(f"aurora-logs status: {type(exc).__name__} (table {table}): {exc}", file=sys.stderr)

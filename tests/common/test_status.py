@@ -16,6 +16,7 @@ from common.clients.kafka import ensure_topics, make_consumer, make_producer
 from common.settings import CommonSettings, load_settings
 from common.status import StatusReader, by_instance
 from common.tracking import Checkpoint, Observation, TrackedFile, TrackingTable
+from devstack.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +185,22 @@ def test_a_missing_table_is_a_clear_error(
     parser = _status_command(environ, monkeypatch)
     assert status_cli.run(parser.parse_args(["--no-kafka"])) == 1
     assert environ["AURORA_DYNAMODB__TABLE"] in capsys.readouterr().err
+
+
+def test_an_unreachable_kafka_is_a_clear_error(
+    tracked: CommonSettings,
+    environ: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The operator runs status when things are wrong: a broker that does not answer gives a
+    one-line reason and exit 1, not a traceback (and --no-kafka still works)."""
+    closed = free_port()
+    parser = _status_command(
+        {**environ, "AURORA_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{closed}"}, monkeypatch
+    )
+    assert status_cli.run(parser.parse_args([])) == 1
+    err = capsys.readouterr().err
+    assert "aurora-logs status: Kafka:" in err
+    assert "Traceback" not in err
+    assert status_cli.run(parser.parse_args(["--no-kafka"])) == 0
